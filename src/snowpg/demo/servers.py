@@ -1,0 +1,193 @@
+"""Local stand-ins for the two databases: a fakesnow HTTP server and an embedded PostgreSQL.
+
+Used by ``snowpg demo`` and by the test suite, so both exercise the same wire paths a production
+run does: the real Snowflake connector over HTTP, and libpq over a socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from snowpg.errors import ConfigError
+
+# fakesnow answers within ~1-3 s of starting on a 2-core machine; allow for a loaded CI box.
+FAKESNOW_START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class FakesnowServer:
+    """A running ``fakesnow -s`` process; stop() ends it."""
+
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    host: str = "localhost"
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that point snowpg at this server."""
+        return {
+            "SNOWFLAKE_ACCOUNT": "fakesnow",
+            "SNOWFLAKE_USER": "snowpg",
+            "SNOWFLAKE_PASSWORD": "fakesnow-password",
+            "SNOWFLAKE_WAREHOUSE": "DEMO_WH",
+            "SNOWFLAKE_HOST": self.host,
+            "SNOWFLAKE_PORT": str(self.port),
+            "SNOWFLAKE_PROTOCOL": "http",
+        }
+
+    def connect(self, **kwargs: Any) -> Any:
+        import snowflake.connector
+
+        params: dict[str, Any] = {
+            "user": "snowpg",
+            "password": "fakesnow-password",
+            "account": "fakesnow",
+            "host": self.host,
+            "port": self.port,
+            "protocol": "http",
+            "network_timeout": 60,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        }
+        params.update(kwargs)
+        return snowflake.connector.connect(**params)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _fakesnow_command() -> list[str]:
+    exe = Path(sys.executable).with_name("fakesnow")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("fakesnow")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "fakesnow"]
+
+
+def start_fakesnow(data_dir: Path, port: int | None = None, log_path: Path | None = None) -> FakesnowServer:
+    """Start a fakesnow server keeping its databases in ``data_dir`` and wait until it answers."""
+    try:
+        import fakesnow  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "the fakesnow server is not installed",
+            hint="install the demo extras: pip install 'snowpg[demo]'",
+        ) from exc
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log = open(log_path or data_dir / "fakesnow.log", "ab")  # noqa: SIM115 - lives with the process
+    proc = subprocess.Popen(
+        [*_fakesnow_command(), "-s", "-p", str(port), "-d", str(data_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = FakesnowServer(port=port, data_dir=data_dir, process=proc)
+    deadline = time.monotonic() + FAKESNOW_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"fakesnow server exited at start (see {data_dir / 'fakesnow.log'})")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return server
+        time.sleep(0.2)
+    server.stop()
+    raise ConfigError(f"fakesnow server did not answer on port {port} within {FAKESNOW_START_TIMEOUT_S}s")
+
+
+@dataclass
+class LocalPostgres:
+    """Connection facts for a PostgreSQL server (embedded or given by DSN)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    stop_callback: Any = None
+
+    def dsn(self, dbname: str | None = None) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.host,
+            port=str(self.port),
+            user=self.user,
+            password=self.password or None,
+            dbname=dbname or self.dbname,
+        )
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+        }
+        return env
+
+    def stop(self) -> None:
+        if self.stop_callback is not None:
+            self.stop_callback()
+
+
+def postgres_from_dsn(dsn: str) -> LocalPostgres:
+    from psycopg.conninfo import conninfo_to_dict
+
+    if dsn.startswith(("postgresql://", "postgres://")):
+        u = urlparse(dsn)
+        q = parse_qs(u.query)
+        return LocalPostgres(
+            host=(q.get("host") or [u.hostname or "localhost"])[0],
+            port=int((q.get("port") or [u.port or 5432])[0]),
+            user=u.username or "postgres",
+            password=u.password or "",
+            dbname=(u.path or "/postgres").lstrip("/") or "postgres",
+        )
+    d = conninfo_to_dict(dsn)
+    return LocalPostgres(
+        host=str(d.get("host", "localhost")),
+        port=int(str(d.get("port", 5432))),
+        user=str(d.get("user", "postgres")),
+        password=str(d.get("password", "")),
+        dbname=str(d.get("dbname", "postgres")),
+    )
+
+
+def start_embedded_postgres(data_dir: Path, keep_running: bool = False) -> LocalPostgres:
+    """Start (or reuse) a private PostgreSQL cluster in ``data_dir`` from the pgserver wheel."""
+    try:
+        import pgserver
+    except ImportError as exc:
+        raise ConfigError(
+            "the embedded PostgreSQL (pgserver) is not installed",
+            hint="install the demo extras: pip install 'snowpg[demo]'",
+        ) from exc
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(data_dir), cleanup_mode=None if keep_running else "stop")
+    pg = postgres_from_dsn(server.get_uri())
+    pg.stop_callback = server.cleanup
+    return pg
