@@ -87,7 +87,9 @@ def _fakesnow_command() -> list[str]:
     return [sys.executable, "-m", "fakesnow"]
 
 
-def start_fakesnow(data_dir: Path, port: int | None = None, log_path: Path | None = None) -> FakesnowServer:
+def start_fakesnow(
+    data_dir: Path, port: int | None = None, log_path: Path | None = None
+) -> FakesnowServer:
     """Start a fakesnow server keeping its databases in ``data_dir`` and wait until it answers."""
     try:
         import fakesnow  # noqa: F401
@@ -114,7 +116,9 @@ def start_fakesnow(data_dir: Path, port: int | None = None, log_path: Path | Non
             return server
         time.sleep(0.2)
     server.stop()
-    raise ConfigError(f"fakesnow server did not answer on port {port} within {FAKESNOW_START_TIMEOUT_S}s")
+    raise ConfigError(
+        f"fakesnow server did not answer on port {port} within {FAKESNOW_START_TIMEOUT_S}s"
+    )
 
 
 @dataclass
@@ -161,7 +165,7 @@ def postgres_from_dsn(dsn: str) -> LocalPostgres:
         q = parse_qs(u.query)
         return LocalPostgres(
             host=(q.get("host") or [u.hostname or "localhost"])[0],
-            port=int((q.get("port") or [u.port or 5432])[0]),
+            port=int((q.get("port") or [str(u.port or 5432)])[0]),
             user=u.username or "postgres",
             password=u.password or "",
             dbname=(u.path or "/postgres").lstrip("/") or "postgres",
@@ -187,7 +191,8 @@ def start_embedded_postgres(data_dir: Path, keep_running: bool = False) -> Local
         ) from exc
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir), cleanup_mode=None if keep_running else "stop")
+    get_server = pgserver.get_server  # type: ignore[attr-defined]
+    server = get_server(str(data_dir), cleanup_mode=None if keep_running else "stop")
     pg = postgres_from_dsn(server.get_uri())
     pg.stop_callback = server.cleanup
     return pg

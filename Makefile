@@ -1,0 +1,40 @@
+# snowpg developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: help install test test-slow lint typecheck format demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python ## create .venv and install snowpg with its test and demo dependencies
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "installed: activate with 'source $(VENV)/bin/activate' or run $(BIN)/snowpg"
+
+lint: ## ruff (lint + format check)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: ## mypy --strict on src/
+	$(BIN)/mypy
+
+test: lint typecheck ## lint, type-check and run the default test suite (real fakesnow + PostgreSQL)
+	$(BIN)/pytest -m "not slow" -q
+
+test-slow: ## the slow suites (scale, soak, fault injection at scale)
+	$(BIN)/pytest -m slow -q
+
+format: ## apply ruff formatting and fixes
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+demo: ## snowpg demo: fakesnow + embedded PostgreSQL + a real 1M-row migration
+	$(BIN)/snowpg demo
+
+clean: ## remove caches and demo data
+	rm -rf .snowpg-demo .pytest_cache .mypy_cache .ruff_cache

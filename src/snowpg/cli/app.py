@@ -1,0 +1,247 @@
+"""The ``snowpg`` command line: a thin layer over the library.
+
+Every command that needs the configuration takes ``--config PATH`` (default ``$SNOWPG_CONFIG``,
+else ``./config.json``). A :class:`SnowpgError` becomes one line on stderr and a non-zero exit here,
+in one place. Exit codes: 0 done, 1 failed, 2 bad input or refused, 3 partial (call again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from snowpg import logs
+from snowpg.config import Settings, load_settings
+from snowpg.errors import SnowpgError
+
+app = typer.Typer(
+    name="snowpg",
+    help="Move Snowflake tables into PostgreSQL: chunked, exactly once, resumable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+out_console = Console()
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="config.json path [default: $SNOWPG_CONFIG or ./config.json]"
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source", "-s", help="source_name (comma-separated for several) [default: all enabled]"
+    ),
+]
+TablesOpt = Annotated[
+    str | None, typer.Option("--tables", "-t", help="only these source tables, comma-separated")
+]
+
+
+class _Stderr:
+    """Resolves sys.stderr at write time, so rich's live display can redirect log lines."""
+
+    def write(self, s: str) -> int:
+        return sys.stderr.write(s)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _load(config: Path | None, verbose: bool = False) -> Settings:
+    settings = load_settings(config)
+    logs.configure("DEBUG" if verbose else settings.log_level, json_lines=False, stream=_Stderr())
+    return settings
+
+
+@app.command()
+def validate(config: ConfigOpt = None) -> None:
+    """Check the configuration file and environment; connect to nothing."""
+    settings = _load(config)
+    for src in settings.sources:
+        state = "enabled" if src.enabled else "disabled"
+        tables = [t for t in src.tables if t.enabled]
+        out_console.print(
+            f"source [bold]{src.source_name}[/] ({state}): "
+            f"{src.source_sf_database}.{src.source_sf_schema}"
+            f" -> {src.target_pg_database}.{src.target_pg_schema}, {len(tables)} enabled table(s)"
+        )
+    out_console.print("[green]configuration is valid[/]")
+
+
+@app.command("test-connections")
+def test_connections(config: ConfigOpt = None, source: SourceOpt = None) -> None:
+    """Connect to Snowflake and to each source's target PostgreSQL database."""
+    from snowpg.checks import check_connections
+
+    settings = _load(config)
+    results = check_connections(settings, settings.select_sources(source))
+    failed = False
+    for r in results:
+        mark = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
+        out_console.print(f"{mark}  {r.name}: {r.detail}")
+        failed |= not r.ok
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    config: ConfigOpt = None,
+    source: SourceOpt = None,
+    tables: TablesOpt = None,
+    chunks: Annotated[bool, typer.Option("--chunks", help="list every chunk's range")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show how each table would be copied (columns, chunks, row estimates); copy nothing."""
+    from snowpg.cli.render import plan_json, print_plan
+    from snowpg.plan.planner import plan_source
+
+    settings = _load(config)
+    out: list[dict[str, Any]] = []
+    for src in settings.select_sources(source):
+        plans = plan_source(settings, src, tables)
+        if as_json:
+            out.extend(plan_json(p) for p in plans)
+        else:
+            print_plan(out_console, src.source_name, plans, show_chunks=chunks)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=str))
+
+
+@app.command()
+def migrate(
+    config: ConfigOpt = None,
+    source: SourceOpt = None,
+    tables: TablesOpt = None,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="start a fresh run even if one is unfinished")
+    ] = False,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds", help="stop claiming chunks after N seconds; exit 3 (partial)"
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    """Copy the tables of a source (continuing its unfinished run, if any)."""
+    from snowpg.cli.progress import BarsProgress, PlainProgress
+    from snowpg.cli.render import print_summary
+    from snowpg.engine import MigrateOptions, migrate_source
+
+    settings = _load(config, verbose)
+    deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+    options = MigrateOptions(tables_filter=tables, no_resume=no_resume, deadline=deadline)
+    worst = 0
+    for src in settings.select_sources(source):
+        use_bars = err_console.is_terminal
+        sink: BarsProgress | PlainProgress = (
+            BarsProgress(err_console) if use_bars else PlainProgress()
+        )
+
+        def ready(run_id: Any, rows: list[Any], sink: Any = sink) -> None:
+            for r in rows:
+                if r.status not in ("completed", "skipped"):
+                    sink.add_table(r.key.source_table, r.estimated_rows or 0, r.total_rows_copied)
+
+        with sink:
+            summary = migrate_source(settings, src, options, progress=sink, on_run_ready=ready)
+            sink.finish()
+        print_summary(out_console, summary)
+        worst = max(worst, summary.exit_code, key=_severity)
+    if worst:
+        raise typer.Exit(worst)
+
+
+def _severity(code: int) -> int:
+    return {0: 0, 3: 1, 1: 2, 2: 3}.get(code, 2)
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    source: SourceOpt = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="a run id [default: latest per source]")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show runs and per-table progress from the migration_status schema."""
+    from snowpg.cli.render import print_status
+    from snowpg.status.report import collect_status
+
+    settings = _load(config)
+    reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
+    else:
+        for r in reports:
+            print_status(out_console, r)
+
+
+@app.command()
+def demo(
+    rows: Annotated[
+        int, typer.Option("--rows", help="rows in the largest sample table")
+    ] = 1_000_000,
+    workdir: Annotated[
+        Path, typer.Option("--dir", help="where the demo keeps its servers' data")
+    ] = Path(".snowpg-demo"),
+    threads: Annotated[int, typer.Option("--threads", help="parallel_threads")] = 4,
+) -> None:
+    """Run a real migration on local stand-ins: fakesnow (Snowflake) and an embedded PostgreSQL."""
+    from snowpg.demo.run import run_demo
+
+    logs.configure("INFO", stream=_Stderr())
+    code = run_demo(
+        workdir, rows=rows, threads=threads, console=out_console, err_console=err_console
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        rv = app(standalone_mode=False)
+    except SnowpgError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {logs.redact(str(exc))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the run can be continued with the same command")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("SNOWPG_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: "
+            f"{logs.redact(str(exc).splitlines()[0] if str(exc) else '')} "
+            "(set SNOWPG_DEBUG=1 for the traceback; please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

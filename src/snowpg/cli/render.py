@@ -1,0 +1,177 @@
+"""Tables the CLI prints: plans, run summaries, status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from snowpg.engine import RunSummary
+from snowpg.model import TablePlan
+from snowpg.status.report import StatusReport
+
+STATUS_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "partial": "yellow",
+    "running": "cyan",
+    "in_progress": "cyan",
+    "pending": "dim",
+    "skipped": "dim",
+}
+
+
+def _styled(status: str | None) -> str:
+    s = status or "-"
+    return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def print_plan(
+    console: Console, source_name: str, plans: Sequence[TablePlan], show_chunks: bool
+) -> None:
+    t = Table(title=f"plan for source {source_name}", title_justify="left")
+    for col in ("source table", "target", "action", "chunks", "est. rows", "chunking", "threads"):
+        t.add_column(col, justify="right" if col in ("chunks", "est. rows", "threads") else "left")
+    for p in plans:
+        action = (
+            "create" if p.create_target else ("truncate + load" if p.truncate_onstart else "load")
+        )
+        t.add_row(
+            p.source.qualified,
+            f"{p.target_database}.{p.target_schema}.{p.target_table}",
+            action,
+            str(len(p.chunks)),
+            f"{p.estimated_rows:,}",
+            p.chunking_method,
+            str(p.parallel_threads),
+        )
+    console.print(t)
+    for p in plans:
+        console.print(f"[bold]{p.source.name}[/] columns:")
+        for m in p.mappings:
+            console.print(
+                f"  {m.source} ({m.source_type}) -> {m.target} {m.pg_type}", highlight=False
+            )
+        for note in p.notes:
+            console.print(f"  [yellow]note:[/] {note}", highlight=False)
+        if show_chunks:
+            for c in p.chunks:
+                console.print(
+                    f"  chunk {c.chunk_id}: ~{c.estimated_rows:,} rows {c.range.to_json()}",
+                    highlight=False,
+                )
+
+
+def plan_json(p: TablePlan) -> dict[str, Any]:
+    return {
+        "source_name": p.source_name,
+        "source_table": p.source.qualified,
+        "target": f"{p.target_database}.{p.target_schema}.{p.target_table}",
+        "create_target": p.create_target,
+        "chunking_method": p.chunking_method,
+        "estimated_rows": p.estimated_rows,
+        "columns": [
+            {
+                "source": m.source,
+                "source_type": m.source_type,
+                "target": m.target,
+                "pg_type": m.pg_type,
+            }
+            for m in p.mappings
+        ],
+        "skipped_source_columns": list(p.skipped_source_columns),
+        "unfilled_target_columns": list(p.unfilled_target_columns),
+        "chunks": [
+            {"chunk_id": c.chunk_id, "estimated_rows": c.estimated_rows, "range": c.range.to_json()}
+            for c in p.chunks
+        ],
+    }
+
+
+def print_summary(console: Console, s: RunSummary) -> None:
+    t = Table(
+        title=f"source {s.source_name} — run {s.run_id} — {s.status}"
+        + (" (resumed)" if s.resumed else ""),
+        title_justify="left",
+    )
+    for col in ("table", "target", "status", "chunks", "rows", "seconds", "rows/s"):
+        t.add_column(col, justify="left" if col in ("table", "target", "status") else "right")
+    for ts in s.tables:
+        rate = f"{ts.rows / ts.seconds:,.0f}" if ts.seconds else "-"
+        chunks = f"{ts.completed_chunks}/{ts.total_chunks}"
+        if ts.failed_chunks:
+            chunks += f" ([red]{ts.failed_chunks} failed[/])"
+        t.add_row(
+            ts.source_table,
+            ts.target,
+            _styled(ts.status),
+            chunks,
+            f"{ts.rows:,}",
+            f"{ts.seconds:.1f}" if ts.seconds is not None else "-",
+            rate,
+        )
+    console.print(t)
+    console.print(
+        f"rows in target for this run: [bold]{s.rows:,}[/]; copied by this process: "
+        f"{s.rows_this_process:,} in {s.seconds:.1f}s; retries: {s.retries}",
+        highlight=False,
+    )
+    for ts in s.tables:
+        for note in ts.notes:
+            console.print(f"[yellow]note[/] {ts.source_table}: {note}", highlight=False)
+        if ts.status == "failed" or ts.failed_chunks:
+            console.print(
+                f"[red]failed[/] {ts.source_table}: {ts.error or 'see chunk errors'}",
+                highlight=False,
+            )
+    if s.status == "partial" and s.exit_code == 0:
+        console.print(
+            "the selected tables are complete; the source's other enabled tables are not "
+            "loaded yet "
+            "— run without --tables to load them in this run"
+        )
+    elif s.status == "partial" or s.exit_code == 3:
+        console.print(
+            "[yellow]partial:[/] more work remains — run the same command again to continue"
+        )
+    elif s.status == "failed":
+        console.print(
+            "[red]failed:[/] fix the errors above and run the same command again to retry them"
+        )
+
+
+def print_status(console: Console, r: StatusReport) -> None:
+    if r.run_id is None:
+        console.print(f"source {r.source_name}: no run recorded in {r.target_database}")
+        return
+    console.print(
+        f"source [bold]{r.source_name}[/] run {r.run_id}: {_styled(r.run_status)}, "
+        f"started {r.started_at}, rows copied {r.rows_copied:,}"
+    )
+    t = Table()
+    for col in (
+        "table",
+        "target",
+        "status",
+        "chunks",
+        "rows",
+        "est. rows",
+        "retries",
+        "last error",
+    ):
+        t.add_column(col)
+    for ts in r.tables:
+        t.add_row(
+            ts.source_table,
+            ts.target,
+            _styled(ts.status),
+            f"{ts.chunks_completed}/{ts.chunks_total}"
+            + (f" ({ts.chunks_failed} failed)" if ts.chunks_failed else ""),
+            f"{ts.rows_copied:,}",
+            f"{ts.estimated_rows:,}" if ts.estimated_rows is not None else "-",
+            str(ts.retries),
+            (ts.error_message or "")[:80],
+        )
+    console.print(t)

@@ -1,0 +1,488 @@
+"""Run a migration of one source: resume or start a run, prepare tables, copy chunks, finish.
+
+A run belongs to one source and lives in that source's target database (``migration_status``).
+Several processes may work one run at once: the first prepares it under an advisory lock, the
+others find it and claim chunks beside it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
+from snowpg.errors import RunRefused, SnowpgError
+from snowpg.model import TablePlan
+from snowpg.plan import planner, typemap
+from snowpg.source import connection as sf_connection
+from snowpg.status import schema as status_schema
+from snowpg.status import store
+from snowpg.status.rows import RunRow, TableKey, TableRow
+from snowpg.target import connection as pg_connection
+from snowpg.target import prepare
+
+log = logging.getLogger("snowpg.engine")
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    tables_filter: Sequence[str] | str | None = None
+    no_resume: bool = False
+    resume_run_id: uuid.UUID | None = None
+    resume_max_age_hours: float | None = None
+    deadline: float | None = None  # time.monotonic() after which no new chunk is claimed
+
+
+@dataclass
+class TableSummary:
+    source_table: str
+    target: str
+    status: str
+    total_chunks: int
+    completed_chunks: int
+    failed_chunks: int
+    rows: int
+    estimated_rows: int | None
+    seconds: float | None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunSummary:
+    source_name: str
+    run_id: uuid.UUID
+    status: str  # completed / partial / failed / running
+    resumed: bool
+    tables: list[TableSummary]
+    rows_this_process: int
+    seconds: float
+    retries: int
+    errors: list[str]
+    selected: tuple[str, ...] = ()  # source tables this invocation was asked to copy
+    deadline_hit: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every selected table is complete, 1 if any failed, 3 if work remains."""
+        mine = [t for t in self.tables if not self.selected or t.source_table in self.selected]
+        if any(t.status == "failed" or t.failed_chunks for t in mine):
+            return 1
+        if all(t.status in ("completed", "skipped") for t in mine):
+            return 0
+        return 3
+
+
+def _advisory_key(source_name: str) -> int:
+    import hashlib
+
+    return int.from_bytes(
+        hashlib.sha256(f"snowpg:{source_name}".encode()).digest()[:8], "big", signed=True
+    )
+
+
+def migrate_source(
+    settings: Settings,
+    source: SourceConfig,
+    options: MigrateOptions | None = None,
+    progress: ProgressSink | None = None,
+    on_run_ready: Any = None,
+) -> RunSummary:
+    """Migrate (or continue migrating) one source; returns the summary of the run."""
+    try:
+        return _migrate_source(settings, source, options, progress, on_run_ready)
+    except psycopg.Error as exc:
+        raise pg_connection.translate_pg_error(
+            exc, context=f"source {source.source_name}: PostgreSQL {source.target_pg_database}"
+        ) from exc
+
+
+def _migrate_source(
+    settings: Settings,
+    source: SourceConfig,
+    options: MigrateOptions | None,
+    progress: ProgressSink | None,
+    on_run_ready: Any,
+) -> RunSummary:
+    options = options or MigrateOptions()
+    progress = progress or ProgressSink()
+    started = time.monotonic()
+    selected = source.select_tables(options.tables_filter)
+    config_hash = settings.config_hash(source)
+    admin = pg_connection.connect(settings.postgres, source.target_pg_database)
+    try:
+        admin.execute(sql.SQL("SELECT pg_advisory_lock(%s)"), (_advisory_key(source.source_name),))
+        admin.commit()
+        run_id, resumed, plans = _open_run(settings, source, selected, config_hash, options, admin)
+        rows = store.list_tables(admin, run_id)
+        admin.commit()
+        admin.execute(
+            sql.SQL("SELECT pg_advisory_unlock(%s)"), (_advisory_key(source.source_name),)
+        )
+        admin.commit()
+        if on_run_ready is not None:
+            on_run_ready(run_id, rows)
+        jobs, limits = _jobs_for(settings, source, selected, rows, plans)
+        stats, deadline_hit = _run_workers(
+            settings, source, run_id, jobs, limits, options, progress
+        )
+        _final_sweep(admin, run_id)
+        enabled = {t.source for t in source.tables if t.enabled}
+        status = _final_status(admin, run_id, enabled, deadline_hit)
+        if status != "running":
+            store.set_run_status(admin, run_id, status, _run_error(admin, run_id, status))
+        summary = _summary(admin, source, run_id, status, resumed, jobs, stats, started)
+        summary.selected = tuple(
+            r.key.source_table for r in rows if _wanted(r.key.source_table, selected)
+        )
+        summary.deadline_hit = deadline_hit
+        return summary
+    finally:
+        admin.close()
+
+
+def _open_run(
+    settings: Settings,
+    source: SourceConfig,
+    selected: list[TableConfig],
+    config_hash: str,
+    options: MigrateOptions,
+    admin: Any,
+) -> tuple[uuid.UUID, bool, dict[str, TablePlan]]:
+    existing = _find_run(admin, source, options)
+    if existing is not None and existing.config_hash != config_hash and not options.no_resume:
+        raise RunRefused(
+            f"run {existing.run_id} of source '{source.source_name}' was started with a different "
+            f"configuration (status '{existing.status}')",
+            hint='rerun with --no-resume (Lambda: "no_resume": true) to start a fresh run, or '
+            "restore the configuration it was started with",
+        )
+    resumed = existing is not None and not options.no_resume
+    prepared: set[str] = set()
+    if resumed and existing is not None:
+        prepared = {r.key.source_table for r in store.list_tables(admin, existing.run_id)}
+        admin.commit()
+    to_plan = [t for t in selected if not _is_prepared(t, prepared)]
+    plans = _plan_tables(settings, source, to_plan, admin)
+    for plan in plans.values():
+        prepare.refuse_if_not_empty(admin, plan)
+
+    status_schema.ensure_schema(admin)
+    if resumed and existing is not None:
+        run_id = existing.run_id
+        reset = store.reset_failed(admin, run_id)
+        store.set_run_status(admin, run_id, "running")
+        log.info(
+            "resuming run %s of source %s (%d failed chunk(s) back to pending)",
+            run_id,
+            source.source_name,
+            reset,
+            extra={"run_id": run_id},
+        )
+    else:
+        if existing is not None:
+            store.set_run_status(
+                admin,
+                existing.run_id,
+                "failed",
+                "abandoned: a fresh run was started with --no-resume",
+            )
+        run_id = store.create_run(
+            admin,
+            source_name=source.source_name,
+            config_hash=config_hash,
+            created_by=_who(),
+            metadata={
+                "source_name": source.source_name,
+                "migration_version": settings.migration_version,
+                "tables": [t.source for t in selected],
+                "snowpg_version": _version(),
+            },
+        )
+        log.info(
+            "started run %s of source %s", run_id, source.source_name, extra={"run_id": run_id}
+        )
+    ordinal = len(prepared)
+    for name, plan in plans.items():
+        prepare.prepare_table(admin, run_id, plan, ordinal)
+        ordinal += 1
+        log.info(
+            "planned %s: %d chunk(s), ~%d rows (%s)",
+            name,
+            len(plan.chunks),
+            plan.estimated_rows,
+            plan.chunking_method,
+            extra={"table": name},
+        )
+        for note in plan.notes:
+            log.warning("%s: %s", name, note, extra={"table": name})
+    return run_id, resumed, plans
+
+
+def _is_prepared(table: TableConfig, prepared: set[str]) -> bool:
+    return table.source in prepared or table.source.upper() in prepared
+
+
+def _find_run(admin: Any, source: SourceConfig, options: MigrateOptions) -> RunRow | None:
+    found = admin.execute(
+        "SELECT to_regclass('migration_status.migration_runs') IS NOT NULL"
+    ).fetchone()
+    admin.rollback()
+    if not found or not found[0]:
+        return None
+    if options.resume_run_id is not None:
+        run = store.get_run(admin, options.resume_run_id)
+        admin.commit()
+        if run is None:
+            raise RunRefused(
+                f"run {options.resume_run_id} not found in migration_status.migration_runs"
+            )
+        return run
+    run = store.find_resumable_run(admin, source.source_name, options.resume_max_age_hours)
+    admin.commit()
+    return run
+
+
+def _plan_tables(
+    settings: Settings, source: SourceConfig, tables: list[TableConfig], admin: Any
+) -> dict[str, TablePlan]:
+    if not tables:
+        return {}
+    sf = sf_connection.connect(settings.snowflake)
+    try:
+        plans: dict[str, TablePlan] = {}
+        for t in tables:
+            plans[t.source] = planner.plan_table(settings, source, t, sf, admin)
+            admin.rollback()
+        return plans
+    finally:
+        sf.close()
+
+
+def _jobs_for(
+    settings: Settings,
+    source: SourceConfig,
+    selected: list[TableConfig],
+    rows: list[TableRow],
+    plans: dict[str, TablePlan],
+) -> tuple[dict[TableKey, TableJob], dict[TableKey, int]]:
+    from snowpg.source import catalog as source_catalog
+
+    wanted = {t.source: t for t in selected} | {t.source.upper(): t for t in selected}
+    jobs: dict[TableKey, TableJob] = {}
+    limits: dict[TableKey, int] = {}
+    sf = None
+    try:
+        for row in rows:
+            table_cfg = wanted.get(row.key.source_table)
+            if table_cfg is None or row.status in ("completed", "skipped"):
+                limits[row.key] = 0
+                continue
+            plan = plans.get(table_cfg.source)
+            if plan is not None:
+                src = plan.source
+            else:
+                if sf is None:
+                    sf = sf_connection.connect(settings.snowflake)
+                src = source_catalog.describe_table(
+                    sf, row.key.source_database, row.key.source_schema, row.key.source_table
+                )
+            pairs = row.metadata.get("columns") or []
+            # Arrow batches carry Snowflake's column names, so JSON columns are named that way.
+            json_cols = tuple(
+                s
+                for s, _t in pairs
+                if (c := src.column(s)) is not None and typemap.is_json_type(c.data_type)
+            )
+            jobs[row.key] = TableJob(
+                key=row.key,
+                source=src,
+                source_columns=tuple(s for s, _t in pairs),
+                target_schema=row.target_schema,
+                target_table=row.target_table,
+                target_columns=tuple(t for _s, t in pairs),
+                json_columns=json_cols,
+                source_filter=row.metadata.get("source_filter"),
+                display_name=row.key.source_table,
+            )
+            limits[row.key] = settings.threads_for(table_cfg)
+    finally:
+        if sf is not None:
+            sf.close()
+    return jobs, limits
+
+
+def _run_workers(
+    settings: Settings,
+    source: SourceConfig,
+    run_id: uuid.UUID,
+    jobs: dict[TableKey, TableJob],
+    limits: dict[TableKey, int],
+    options: MigrateOptions,
+    progress: ProgressSink,
+) -> tuple[list[WorkerStats], bool]:
+    if not jobs:
+        return [], False
+    n = max([settings.parallel_threads, *[v for v in limits.values() if v > 0]])
+    stop = threading.Event()
+    ctx = WorkerContext(
+        settings=settings,
+        run_id=run_id,
+        target_database=source.target_pg_database,
+        jobs=jobs,
+        table_limits=limits,
+        deadline=options.deadline,
+        stop=stop,
+        progress=progress,
+        on_table_chunk_done=_finish_table,
+    )
+    prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    workers = [Worker(ctx, f"{prefix}:{i}") for i in range(n)]
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="snowpg-worker") as pool:
+        futures = [pool.submit(w.run) for w in workers]
+        try:
+            results: list[WorkerStats] = []
+            for f, w in zip(futures, workers, strict=True):
+                try:
+                    results.append(f.result())
+                except SnowpgError as exc:
+                    log.error("worker stopped: %s", exc)
+                    w.stats.errors.append(str(exc))
+                    results.append(w.stats)
+        except KeyboardInterrupt:
+            stop.set()
+            raise
+    return results, any(w.deadline_reached for w in workers)
+
+
+def _finish_table(conn: Any, key: TableKey) -> None:
+    """Close a table whose chunks are all done; restore its indexes. Own transaction."""
+    row = store.finish_table(conn, key)
+    if row.status == "completed" and row.indexes_disabled and not row.indexes_restored:
+        made = prepare.restore_indexes(conn, row)
+        log.info("restored %d index(es) on %s.%s", made, row.target_schema, row.target_table)
+    conn.commit()
+
+
+def _final_sweep(admin: Any, run_id: uuid.UUID) -> None:
+    for row in store.list_tables(admin, run_id):
+        if row.status in ("completed", "skipped") and (
+            row.indexes_restored or not row.indexes_disabled
+        ):
+            continue
+        _finish_table(admin, row.key)
+    admin.commit()
+
+
+def _wanted(source_table: str, selected: list[TableConfig]) -> bool:
+    return any(source_table in (t.source, t.source.upper()) for t in selected)
+
+
+def _final_status(admin: Any, run_id: uuid.UUID, enabled: set[str], deadline_hit: bool) -> str:
+    tables = store.list_tables(admin, run_id)
+    admin.commit()
+    if all(t.status in ("completed", "skipped") for t in tables):
+        in_run = {t.key.source_table for t in tables}
+        missing = [n for n in enabled if n not in in_run and n.upper() not in in_run]
+        # A --tables run leaves the source's other tables for a later call of the same run.
+        return "partial" if missing else "completed"
+    remaining = sum(t.total_chunks - t.completed_chunks - t.failed_chunks for t in tables)
+    if remaining > 0:
+        if deadline_hit:
+            return "partial"
+        live = store.live_in_progress(admin, run_id)
+        admin.commit()
+        # Chunks of tables this process was not asked to copy keep the run open for a later call.
+        return "running" if live > 0 else "partial"
+    return "failed"
+
+
+def _run_error(admin: Any, run_id: uuid.UUID, status: str) -> str | None:
+    if status != "failed":
+        return None
+    failed = [t for t in store.list_tables(admin, run_id) if t.status == "failed"]
+    admin.commit()
+    names = ", ".join(f"{t.key.source_table} ({t.failed_chunks} chunk(s))" for t in failed)
+    return f"failed tables: {names}" if names else None
+
+
+def _summary(
+    admin: Any,
+    source: SourceConfig,
+    run_id: uuid.UUID,
+    status: str,
+    resumed: bool,
+    jobs: dict[TableKey, TableJob],
+    stats: list[WorkerStats],
+    started: float,
+) -> RunSummary:
+    tables = []
+    for row in store.list_tables(admin, run_id):
+        seconds = None
+        if row.started_at and row.completed_at:
+            seconds = (row.completed_at - row.started_at).total_seconds()
+        notes = []
+        for key, label in (
+            ("skipped_source_columns", "left out source columns"),
+            ("unfilled_target_columns", "target columns not filled"),
+        ):
+            if row.metadata.get(key):
+                notes.append(f"{label}: {', '.join(row.metadata[key])}")
+        tables.append(
+            TableSummary(
+                source_table=row.key.source_table,
+                target=f"{row.target_schema}.{row.target_table}",
+                status=row.status,
+                total_chunks=row.total_chunks,
+                completed_chunks=row.completed_chunks,
+                failed_chunks=row.failed_chunks,
+                rows=row.total_rows_copied,
+                estimated_rows=row.estimated_rows,
+                seconds=seconds,
+                error=row.error_message,
+                notes=notes,
+            )
+        )
+    admin.commit()
+    return RunSummary(
+        source_name=source.source_name,
+        run_id=run_id,
+        status=status,
+        resumed=resumed,
+        tables=tables,
+        rows_this_process=sum(s.rows for s in stats),
+        seconds=time.monotonic() - started,
+        retries=sum(s.retries for s in stats),
+        errors=[e for s in stats for e in s.errors],
+    )
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _version() -> str:
+    from snowpg import __version__
+
+    return __version__

@@ -1,0 +1,124 @@
+"""Logging set-up for the CLI (human lines) and Lambda (one JSON object a line), and redaction.
+
+Library modules log to ``logging.getLogger("snowpg.<module>")`` and never configure handlers.
+Every text that may carry a driver's message goes through :func:`redact` before it reaches a log
+line, an exception shown to the user, or a status row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+# Patterns that look like credentials whatever their value: DSN passwords, PEM blocks, key=value.
+_PATTERNS = [
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+        "***",
+    ),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^\s]*"), "***"),
+    (re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"), r"\1***\2"),
+    (
+        re.compile(
+            r"(?i)\b(password|passwd|pwd|passphrase|secret|token)(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|\S+)"
+        ),
+        r"\1\2***",
+    ),
+]
+
+# Secrets shorter than this are not replaced verbatim: "a" would blank out every letter a.
+_MIN_SECRET_LEN = 4
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Remember secret values so :func:`redact` removes them wherever they appear."""
+    with _lock:
+        for v in values:
+            if not v or len(v) < _MIN_SECRET_LEN:
+                continue
+            _secrets.add(v)
+            # A PEM key also appears line by line and with escaped newlines.
+            if "\n" in v:
+                _secrets.add(v.replace("\n", "\\n"))
+                _secrets.update(line for line in v.splitlines() if len(line) >= 16)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret and credential-looking value replaced by ``***``."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for s in secrets:
+        if s in text:
+            text = text.replace(s, "***")
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+# Fields a log record may carry (via ``extra=``) that the JSON formatter lifts to the top level.
+CONTEXT_FIELDS = ("run_id", "source_name", "table", "chunk_id", "aws_request_id", "rows", "seconds")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in CONTEXT_FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                out[key] = str(value) if key == "run_id" else value
+        if record.exc_text:
+            out["exception"] = record.exc_text
+        return json.dumps(out, default=str)
+
+
+class HumanFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        ctx = [
+            f"{k}={getattr(record, k)}"
+            for k in ("table", "chunk_id")
+            if getattr(record, k, None) is not None
+        ]
+        line = f"{ts} {record.levelname:<7} {record.getMessage()}"
+        if ctx:
+            line += "  [" + " ".join(ctx) + "]"
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def configure(level: str = "INFO", json_lines: bool = False, stream: Any = None) -> None:
+    """Configure the ``snowpg`` logger once for the CLI or Lambda; replaces earlier handlers."""
+    logger = logging.getLogger("snowpg")
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_lines else HumanFormatter())
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    logger.setLevel(level.upper() if isinstance(level, str) else level)
+    logger.propagate = False

@@ -1,0 +1,120 @@
+"""Which source column loads into which target column. Pure.
+
+For a table snowpg creates, every source column gets a target column named by
+:func:`snowpg.plan.naming.target_identifier` and typed by :func:`snowpg.plan.typemap.pg_type_for`.
+For an existing table, columns are matched by name: the exact name first, then the name snowpg
+would create, then ignoring case, so ``PAYER_ID`` loads into ``payer_id``. Source columns without
+a target are left out and target columns without a source keep their defaults; the plan lists
+both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from snowpg.errors import ConfigError
+from snowpg.model import ColumnMapping, SourceTable, TargetColumn
+from snowpg.plan import naming, typemap
+
+
+@dataclass(frozen=True)
+class ColumnMatch:
+    mappings: tuple[ColumnMapping, ...]  # in source column order
+    skipped_source: tuple[str, ...] = ()  # source columns with no target column
+    unfilled_target: tuple[str, ...] = ()  # target columns no source column loads
+
+
+def for_new_table(source: SourceTable) -> ColumnMatch:
+    """Every source column, renamed and typed for a table snowpg creates."""
+    names = naming.map_identifiers([c.name for c in source.columns])
+    mappings = tuple(
+        ColumnMapping(
+            source=c.name,
+            target=names[c.name],
+            source_type=c.data_type,
+            pg_type=typemap.pg_type_for(c),
+        )
+        for c in source.columns
+    )
+    return ColumnMatch(mappings=mappings)
+
+
+def match_existing(source: SourceTable, target: Sequence[TargetColumn]) -> ColumnMatch:
+    """Match source columns to the columns of an existing target table by name.
+
+    Raises :class:`ConfigError` when a case-insensitive match is ambiguous or nothing matches.
+    """
+    by_exact = {t.name: t for t in target}
+    by_folded: dict[str, list[TargetColumn]] = {}
+    for t in target:
+        by_folded.setdefault(t.name.casefold(), []).append(t)
+
+    # Exact names first, so a source column's exact twin is never taken by a case-folded match.
+    chosen: dict[str, TargetColumn] = {
+        c.name: by_exact[c.name] for c in source.columns if c.name in by_exact
+    }
+    claimed = {t.name: s for s, t in chosen.items()}
+    for col in source.columns:
+        if col.name in chosen:
+            continue
+        # The name snowpg gives a column it creates (shortened beyond 63 bytes) finds the
+        # column again when the table was created by an earlier run.
+        derived = by_exact.get(naming.target_identifier(col.name))
+        candidates = [derived] if derived else by_folded.get(col.name.casefold(), [])
+        if len(candidates) > 1:
+            listed = ", ".join(f'"{c.name}"' for c in candidates)
+            raise ConfigError(
+                f'source column "{col.name}" of {source.qualified} matches target columns '
+                f"{listed} when case is ignored",
+                hint=(
+                    "rename the target columns so only one matches, or name the source column "
+                    "exactly like one of them"
+                ),
+                table=source.name,
+                column=col.name,
+            )
+        if not candidates:
+            continue
+        hit = candidates[0]
+        if hit.name in claimed:
+            raise ConfigError(
+                f'source columns "{claimed[hit.name]}" and "{col.name}" of {source.qualified} '
+                f'both match target column "{hit.name}"',
+                hint="rename one of them in Snowflake, or add a target column for each",
+                table=source.name,
+                column=col.name,
+            )
+        chosen[col.name] = hit
+        claimed[hit.name] = col.name
+
+    mappings = tuple(
+        ColumnMapping(
+            source=c.name,
+            target=chosen[c.name].name,
+            source_type=c.data_type,
+            pg_type=chosen[c.name].pg_type,
+        )
+        for c in source.columns
+        if c.name in chosen
+    )
+    skipped = tuple(c.name for c in source.columns if c.name not in chosen)
+    if not mappings:
+        raise ConfigError(
+            f"no column of {source.qualified} matches a column of the existing target table",
+            hint=(
+                'check the table\'s "target" setting, or drop the target table and let snowpg '
+                "create it"
+            ),
+            table=source.name,
+        )
+    unfilled = tuple(t.name for t in target if t.name not in claimed)
+    return ColumnMatch(mappings=mappings, skipped_source=skipped, unfilled_target=unfilled)
+
+
+def target_primary_key(source: SourceTable, match: ColumnMatch) -> tuple[str, ...]:
+    """Target names of the source primary key columns; empty if any of them is not loaded."""
+    targets = {m.source: m.target for m in match.mappings}
+    if not source.primary_key or any(k not in targets for k in source.primary_key):
+        return ()
+    return tuple(targets[k] for k in source.primary_key)

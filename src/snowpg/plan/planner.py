@@ -1,0 +1,117 @@
+"""Build the plan of a source: per table, which columns load where and how the rows are cut.
+
+Planning only reads: Snowflake's catalog and chunk boundaries (computed server side), and the
+target's catalog. Every configuration mistake (unknown table or column, name collisions) surfaces
+here, before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.model import ColumnMapping, SourceTable, TablePlan
+from snowpg.plan import boundaries, columns
+from snowpg.source import catalog as source_catalog
+from snowpg.target import catalog as target_catalog
+
+log = logging.getLogger("snowpg.plan")
+
+
+def plan_table(
+    settings: Settings,
+    source: SourceConfig,
+    table: TableConfig,
+    sf_conn: Any,
+    pg_conn: Any,
+) -> TablePlan:
+    """Plan one table: introspect both sides, match columns, choose keys and compute chunks."""
+    src = source_catalog.describe_table(
+        sf_conn, source.source_sf_database, source.source_sf_schema, table.source
+    )
+    target_table = table.target_name
+    existing = target_catalog.table_columns(pg_conn, source.target_pg_schema, target_table)
+    if existing is None:
+        match = columns.for_new_table(src)
+        target_pk = columns.target_primary_key(src, match)
+    else:
+        match = columns.match_existing(src, existing)
+        target_pk = ()
+    _check_configured_columns(src, table)
+
+    key_columns, method = boundaries.choose_chunking_columns(
+        src, table.chunking_columns, conn=sf_conn, source_filter=table.source_filter
+    )
+    chunks, method_detail = boundaries.plan_chunks(
+        sf_conn, src, key_columns, table.source_filter, settings.batch_size_for(table)
+    )
+    notes: list[str] = []
+    if match.skipped_source:
+        notes.append(
+            "source columns not in the existing target, left out: "
+            + ", ".join(match.skipped_source)
+        )
+    if match.unfilled_target:
+        notes.append(
+            "target columns with no source column, left to their defaults: "
+            + ", ".join(match.unfilled_target)
+        )
+    return TablePlan(
+        source_name=source.source_name,
+        source=src,
+        target_database=source.target_pg_database,
+        target_schema=source.target_pg_schema,
+        target_table=target_table,
+        mappings=match.mappings,
+        chunks=tuple(chunks),
+        create_target=existing is None,
+        target_primary_key=target_pk,
+        skipped_source_columns=match.skipped_source,
+        unfilled_target_columns=match.unfilled_target,
+        source_filter=table.source_filter,
+        chunking_method=method if method_detail in method else f"{method_detail}; {method}",
+        parallel_threads=settings.threads_for(table),
+        batch_size=settings.batch_size_for(table),
+        truncate_onstart=table.truncate_onstart,
+        disable_index=table.disable_index,
+        notes=tuple(notes),
+    )
+
+
+def _check_configured_columns(src: SourceTable, table: TableConfig) -> None:
+    for field_name in ("chunking_columns", "uniqueness_columns"):
+        names: Sequence[str] | None = getattr(table, field_name)
+        source_catalog.check_columns_exist(
+            src, list(names or ()), f"{field_name} of table {table.source}"
+        )
+    for field_name in ("source_watermark",):
+        name: str | None = getattr(table, field_name)
+        if name:
+            source_catalog.check_columns_exist(src, [name], f"{field_name} of table {table.source}")
+
+
+def describe_mappings(mappings: Sequence[ColumnMapping]) -> list[str]:
+    return [f"{m.source} ({m.source_type}) -> {m.target} {m.pg_type}" for m in mappings]
+
+
+def plan_source(
+    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
+) -> list[TablePlan]:
+    """Plan the selected tables of a source without writing anything anywhere."""
+    from snowpg.source import connection as sf_connection
+    from snowpg.target import connection as pg_connection
+
+    selected = source.select_tables(tables_filter)
+    sf = sf_connection.connect(settings.snowflake)
+    pg = pg_connection.connect(settings.postgres, source.target_pg_database)
+    try:
+        plans = []
+        for t in selected:
+            plans.append(plan_table(settings, source, t, sf, pg))
+            pg.rollback()
+        return plans
+    finally:
+        sf.close()
+        pg.close()

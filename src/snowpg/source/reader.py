@@ -1,0 +1,109 @@
+"""Run read queries on Snowflake and hand back Arrow batches, never Python rows.
+
+Every statement here is in pyformat form (see :mod:`snowpg.source.sql`): a literal ``%`` is
+written ``%%``. The connector only interpolates when it is given parameters, so a statement with
+an empty parameter dict is un-escaped here exactly the way the connector would have done it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from snowpg.source.errors import translate_sf_error
+
+
+def _execute(cursor: Any, sql_text: str, params: Mapping[str, Any] | None) -> None:
+    if params:
+        cursor.execute(sql_text, dict(params))
+    else:
+        cursor.execute(sql_text % {})
+
+
+def _context(sql_text: str) -> str:
+    # The statement's head names the table without dumping a long predicate into the message.
+    head = " ".join(sql_text.split())
+    return f"running Snowflake query {head[:120]}{'...' if len(head) > 120 else ''}"
+
+
+def read_chunk(conn: Any, sql_text: str, params: Mapping[str, Any] | None) -> Iterator[pa.Table]:
+    """Yield the result of ``sql_text`` as Arrow tables, batch by batch, on a fresh cursor.
+
+    The cursor is closed when the iteration ends, fails, or the generator is closed early.
+    Driver errors arrive as ``SourceError``/``SourceUnavailable``.
+    """
+    try:
+        cursor = conn.cursor()
+    except Exception as exc:  # the driver's own classes; translated below
+        raise translate_sf_error(exc, context="opening a Snowflake cursor") from exc
+    try:
+        try:
+            _execute(cursor, sql_text, params)
+            batches = cursor.fetch_arrow_batches()
+        except Exception as exc:
+            raise translate_sf_error(exc, context=_context(sql_text)) from exc
+        while True:
+            try:
+                batch = next(batches, None)
+            except Exception as exc:
+                raise translate_sf_error(exc, context=_context(sql_text)) from exc
+            if batch is None:
+                return
+            if batch.num_rows:
+                yield batch
+    finally:
+        # A failed close of a read cursor loses nothing.
+        with contextlib.suppress(Exception):
+            cursor.close()
+
+
+def run_scalar(conn: Any, sql_text: str, params: Mapping[str, Any] | None = None) -> Any:
+    """The first column of the first row of ``sql_text`` (``None`` when there is no row)."""
+    row = run_one(conn, sql_text, params)
+    return row[0] if row is not None else None
+
+
+def run_one(
+    conn: Any, sql_text: str, params: Mapping[str, Any] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of ``sql_text`` as a tuple, or ``None``."""
+    rows = run_all(conn, sql_text, params)
+    return rows[0] if rows else None
+
+
+def run_all(
+    conn: Any, sql_text: str, params: Mapping[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Every row of a small result (catalog and planning queries only, never table data)."""
+    cursor = None
+    try:
+        cursor = conn.cursor()
+        _execute(cursor, sql_text, params)
+        return [tuple(r) for r in cursor.fetchall()]
+    except Exception as exc:
+        raise translate_sf_error(exc, context=_context(sql_text)) from exc
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+
+def run_dicts(
+    conn: Any, sql_text: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every row of a small result as a dict keyed by lower-case column name (for ``SHOW``)."""
+    cursor = None
+    try:
+        cursor = conn.cursor()
+        _execute(cursor, sql_text, params)
+        names = [str(d[0]).lower() for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except Exception as exc:
+        raise translate_sf_error(exc, context=_context(sql_text)) from exc
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()

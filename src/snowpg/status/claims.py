@@ -1,0 +1,376 @@
+"""The chunk claim protocol of ``migration_status``: claim, lock, complete, retry, fail.
+
+Exactly once: a chunk's rows and its ``completed`` mark commit in one transaction
+(:func:`lock_claim` ... COPY ... :func:`complete_chunk` ... commit). A claim is a lease on the
+chunk row (owner, backend pid, expiry); while the data transaction is open the row is also locked,
+so :func:`claim_chunk` (``SKIP LOCKED``) never hands it to a second worker, however long the COPY
+takes. An in_progress chunk is claimable again once its lease expired or its owner's backend is
+gone from ``pg_stat_activity`` (a crashed owner is recovered at once). ``attempts`` is the claim's
+fencing token: writes for a claim apply only while the row still carries the claim's value.
+Worker ids must be unique per worker.
+
+``lease_expires_at`` is UTC (other times are server-local LOCALTIMESTAMP) so that sessions with
+different TimeZone settings agree on when a lease ends. "own txn" functions commit; "caller txn"
+ones never do. Use these through :mod:`snowpg.status.store`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from psycopg import errors
+
+from snowpg.errors import TargetError
+from snowpg.status.rows import ChunkKey, ClaimedChunk, TableKey, table_key
+from snowpg.status.schema import (
+    Conn,
+    clip,
+    fetch_all,
+    fetch_one,
+    key_params,
+    own_txn,
+    q,
+    rollback_quietly,
+)
+
+log = logging.getLogger("snowpg.status.claims")
+
+# Used when lock_claim/record_retry are not told the lease length; leases are only ever
+# extended with it, never shortened.
+DEFAULT_LEASE_SECONDS = 900
+
+
+class LostClaim(TargetError):
+    """The chunk is no longer this worker's claim; roll back and move on to another chunk."""
+
+
+def _cp(claim: ClaimedChunk) -> dict[str, Any]:
+    return {**key_params(claim.key.table), "id": claim.key.chunk_id, "attempts": claim.attempts}
+
+
+def claim_chunk(
+    conn: Conn,
+    run_id: uuid.UUID,
+    worker_id: str,
+    lease_seconds: int,
+    table_thread_limits: Mapping[TableKey, int] | None = None,
+    exclude: Collection[ChunkKey] = (),
+) -> ClaimedChunk | None:
+    """Claim the next chunk of the run for ``worker_id``; own txn. None when nothing is claimable.
+
+    A table's limit counts its chunks with a live owner; tables missing from the mapping are
+    unlimited, a limit of 0 means "not here". Under a limit the table row is locked and the count
+    taken again, so concurrent claimers cannot overshoot it.
+    """
+    limits = {k: v for k, v in (table_thread_limits or {}).items() if k.run_id == run_id}
+    with own_txn(conn):
+        for _ in range(len(limits) + 1):
+            cand = _candidate(conn, run_id, limits, exclude)
+            if cand is None:
+                return None
+            key = table_key(run_id, cand)
+            if key in limits and not _below_limit(conn, key, limits[key]):
+                rollback_quietly(conn)  # drop the candidate's row lock
+                limits[key] = 0
+                continue
+            return _take(conn, key, cand["chunk_id"], worker_id, lease_seconds)
+    return None
+
+
+def _candidate(
+    conn: Conn, run_id: uuid.UUID, limits: dict[TableKey, int], exclude: Collection[ChunkKey]
+) -> dict[str, Any] | None:
+    lim = list(limits.items())
+    ex = [c for c in exclude if c.table.run_id == run_id]
+    return fetch_one(
+        conn,
+        q(
+            "WITH lim(db, sch, tab, max_threads) AS (SELECT * FROM"
+            "   unnest(%(ldb)s::text[], %(lsch)s::text[], %(ltab)s::text[], %(lmax)s::int[])),"
+            " ex(db, sch, tab, id) AS (SELECT * FROM"
+            "   unnest(%(xdb)s::text[], %(xsch)s::text[], %(xtab)s::text[], %(xid)s::int[])),"
+            " busy AS (SELECT c.source_database AS db, c.source_schema AS sch,"
+            "   c.source_table AS tab, count(*) AS n FROM {chunks} c"
+            "   WHERE c.run_id = %(run)s AND c.status = 'in_progress' AND {alive}"
+            "   GROUP BY 1, 2, 3)"
+            " SELECT c.source_database, c.source_schema, c.source_table, c.chunk_id"
+            " FROM {chunks} c"
+            " JOIN {tables} t ON (t.run_id, t.source_database, t.source_schema, t.source_table)"
+            "   = (c.run_id, c.source_database, c.source_schema, c.source_table)"
+            " LEFT JOIN lim ON (lim.db, lim.sch, lim.tab)"
+            "   = (c.source_database, c.source_schema, c.source_table)"
+            " LEFT JOIN busy ON (busy.db, busy.sch, busy.tab)"
+            "   = (c.source_database, c.source_schema, c.source_table)"
+            " WHERE c.run_id = %(run)s AND t.status NOT IN ('failed', 'skipped', 'completed')"
+            " AND (c.status = 'pending' OR (c.status = 'in_progress' AND NOT {alive}))"
+            " AND (lim.max_threads IS NULL OR coalesce(busy.n, 0) < lim.max_threads)"
+            " AND NOT EXISTS (SELECT 1 FROM ex WHERE (ex.db, ex.sch, ex.tab, ex.id)"
+            "   = (c.source_database, c.source_schema, c.source_table, c.chunk_id))"
+            " ORDER BY {ordinal} NULLS LAST,"
+            "   c.source_database, c.source_schema, c.source_table, c.chunk_id"
+            " LIMIT 1 FOR UPDATE OF c SKIP LOCKED"
+        ),
+        {
+            "run": run_id,
+            "ldb": [k.source_database for k, _ in lim],
+            "lsch": [k.source_schema for k, _ in lim],
+            "ltab": [k.source_table for k, _ in lim],
+            "lmax": [v for _, v in lim],
+            "xdb": [c.table.source_database for c in ex],
+            "xsch": [c.table.source_schema for c in ex],
+            "xtab": [c.table.source_table for c in ex],
+            "xid": [c.chunk_id for c in ex],
+        },
+    )
+
+
+def _below_limit(conn: Conn, key: TableKey, limit: int) -> bool:
+    kp = key_params(key)
+    # Claimers of one limited table queue here; each holds the lock only for its short claim txn.
+    conn.execute(q("SELECT 1 FROM {tables} WHERE {table_where} FOR NO KEY UPDATE"), kp)
+    row = fetch_one(
+        conn,
+        q(
+            "SELECT count(*) AS n FROM {chunks} c WHERE c.status = 'in_progress'"
+            " AND {alive} AND {table_where}"
+        ),
+        kp,
+    )
+    return row is not None and int(row["n"]) < limit
+
+
+def _take(
+    conn: Conn, key: TableKey, chunk_id: int, worker_id: str, lease_seconds: int
+) -> ClaimedChunk:
+    params = {**key_params(key), "id": chunk_id, "owner": worker_id, "lease": float(lease_seconds)}
+    row = fetch_one(
+        conn,
+        q(
+            "UPDATE {chunks} SET status = 'in_progress', completed_at = NULL,"
+            " started_at = coalesce(started_at, LOCALTIMESTAMP), lease_owner = %(owner)s,"
+            " lease_backend_pid = pg_backend_pid(),"
+            " lease_expires_at = (now() AT TIME ZONE 'UTC') + make_interval(secs => %(lease)s),"
+            " attempts = coalesce(attempts, 0) + 1"
+            " WHERE {chunk_where} RETURNING chunk_range, attempts, retry_count"
+        ),
+        params,
+    )
+    assert row is not None  # the row is locked by this transaction
+    conn.execute(
+        q(
+            "UPDATE {tables} SET status = 'in_progress',"
+            " started_at = coalesce(started_at, LOCALTIMESTAMP)"
+            " WHERE {table_where} AND status = 'pending'"
+        ),
+        params,
+    )
+    return ClaimedChunk(
+        ChunkKey(key, chunk_id), row["chunk_range"], row["attempts"], row["retry_count"] or 0
+    )
+
+
+def lock_claim(
+    conn: Conn, claim: ClaimedChunk, worker_id: str, lease_seconds: int | None = None
+) -> bool:
+    """Lock the claimed chunk row for the data transaction; caller txn, its first statement.
+
+    False means the claim is lost (taken over, or locked by another transaction): the caller
+    must roll back and move on. While this transaction stays open no one else can claim the chunk.
+    """
+    params = {
+        **_cp(claim),
+        "owner": worker_id,
+        "lease": float(lease_seconds or DEFAULT_LEASE_SECONDS),
+    }
+    try:
+        row = fetch_one(
+            conn,
+            q(
+                "SELECT 1 AS ok FROM {chunks} WHERE {chunk_where} AND status = 'in_progress'"
+                " AND lease_owner = %(owner)s AND attempts = %(attempts)s FOR UPDATE NOWAIT"
+            ),
+            params,
+        )
+    except errors.LockNotAvailable:
+        return False
+    if row is None:
+        return False
+    conn.execute(
+        q(
+            "UPDATE {chunks} SET lease_backend_pid = pg_backend_pid(),"
+            " lease_expires_at = greatest(lease_expires_at,"
+            "   (now() AT TIME ZONE 'UTC') + make_interval(secs => %(lease)s))"
+            " WHERE {chunk_where}"
+        ),
+        params,
+    )
+    return True
+
+
+def complete_chunk(
+    conn: Conn, claim: ClaimedChunk, *, rows_copied: int, bytes_copied: int, duration_seconds: float
+) -> None:
+    """Mark the chunk completed and add its rows to table and run; caller txn (the one that
+    copied the rows). Raises :class:`LostClaim` if the chunk is no longer this claim's."""
+    params = {**_cp(claim), "rows": rows_copied, "bytes": bytes_copied, "secs": duration_seconds}
+    done = fetch_one(
+        conn,
+        q(
+            "UPDATE {chunks} SET status = 'completed', rows_copied = %(rows)s,"
+            " bytes_copied = %(bytes)s, duration_seconds = %(secs)s,"
+            " completed_at = LOCALTIMESTAMP, error_message = NULL,{clear_lease}"
+            " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
+            " RETURNING 1 AS ok"
+        ),
+        params,
+    )
+    if done is None:
+        raise LostClaim(
+            f"chunk {claim.key.chunk_id} of {claim.key.table.qualified} is no longer claimed by "
+            "this worker; its rows were not committed",
+            hint="roll back this transaction; another worker owns the chunk",
+            table=claim.key.table.qualified,
+            chunk_id=claim.key.chunk_id,
+        )
+    conn.execute(
+        q(
+            "UPDATE {tables} SET completed_chunks = coalesce(completed_chunks, 0) + 1,"
+            " total_rows_copied = coalesce(total_rows_copied, 0) + %(rows)s,"
+            " total_bytes = coalesce(total_bytes, 0) + %(bytes)s WHERE {table_where}"
+        ),
+        params,
+    )
+    conn.execute(
+        q(
+            "UPDATE {runs} SET total_rows_copied = coalesce(total_rows_copied, 0) + %(rows)s"
+            " WHERE run_id = %(run)s"
+        ),
+        params,
+    )
+
+
+def record_retry(
+    conn: Conn, claim: ClaimedChunk, error_message: str, lease_seconds: int | None = None
+) -> int:
+    """Count a failed attempt that will be retried; own txn. Returns the new retry_count (the
+    unchanged one if the claim was lost; the next :func:`lock_claim` then says so)."""
+    params = {
+        **_cp(claim),
+        "error": clip(error_message),
+        "lease": float(lease_seconds or DEFAULT_LEASE_SECONDS),
+    }
+    with own_txn(conn):
+        row = fetch_one(
+            conn,
+            q(
+                "UPDATE {chunks} SET retry_count = coalesce(retry_count, 0) + 1,"
+                " error_message = %(error)s, lease_backend_pid = pg_backend_pid(),"
+                " lease_expires_at = greatest(lease_expires_at,"
+                "   (now() AT TIME ZONE 'UTC') + make_interval(secs => %(lease)s))"
+                " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
+                " RETURNING retry_count"
+            ),
+            params,
+        )
+        if row is None:
+            log.info("retry of chunk %d not recorded: claim lost", claim.key.chunk_id)
+            cur = fetch_one(conn, q("SELECT retry_count FROM {chunks} WHERE {chunk_where}"), params)
+            return int(cur["retry_count"] or 0) if cur else claim.retry_count
+        return int(row["retry_count"])
+
+
+def fail_chunk(conn: Conn, claim: ClaimedChunk, error_message: str) -> None:
+    """Mark the chunk failed for good and count it on its table; own txn. No-op if the claim
+    was lost."""
+    params = {**_cp(claim), "error": clip(error_message)}
+    params["table_error"] = clip(f"chunk {claim.key.chunk_id}: {error_message}")
+    with own_txn(conn):
+        row = fetch_one(
+            conn,
+            q(
+                "UPDATE {chunks} SET status = 'failed', completed_at = NULL,"
+                " error_message = %(error)s,{clear_lease}"
+                " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
+                " RETURNING 1 AS ok"
+            ),
+            params,
+        )
+        if row is None:
+            log.info("failure of chunk %d not recorded: claim lost", claim.key.chunk_id)
+            return
+        conn.execute(
+            q(
+                "UPDATE {tables} SET failed_chunks = coalesce(failed_chunks, 0) + 1,"
+                " error_message = %(table_error)s WHERE {table_where}"
+            ),
+            params,
+        )
+
+
+def release_chunk(conn: Conn, claim: ClaimedChunk) -> None:
+    """Give a claimed chunk back (pending, no lease); own txn. No-op if the claim was lost."""
+    with own_txn(conn):
+        conn.execute(
+            q(
+                "UPDATE {chunks} SET status = 'pending',{clear_lease}"
+                " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
+            ),
+            _cp(claim),
+        )
+
+
+def reset_failed(conn: Conn, run_id: uuid.UUID) -> int:
+    """Put the run's failed chunks back to pending (retry_count and message kept) and reopen
+    failed tables; own txn. Returns how many chunks were reset."""
+    with own_txn(conn):
+        cur = conn.execute(
+            q(
+                "UPDATE {chunks} SET status = 'pending', completed_at = NULL,{clear_lease}"
+                " WHERE run_id = %s AND status = 'failed'"
+            ),
+            (run_id,),
+        )
+        reset = cur.rowcount
+        conn.execute(
+            q(
+                "UPDATE {tables} t SET"
+                " failed_chunks = (SELECT count(*) FROM {chunks} c WHERE"
+                "   (c.run_id, c.source_database, c.source_schema, c.source_table)"
+                "   = (t.run_id, t.source_database, t.source_schema, t.source_table)"
+                "   AND c.status = 'failed'),"
+                " status = CASE WHEN t.status <> 'failed' THEN t.status"
+                "   WHEN t.started_at IS NOT NULL THEN 'in_progress' ELSE 'pending' END,"
+                " completed_at = CASE WHEN t.status = 'failed' THEN NULL ELSE t.completed_at END,"
+                " error_message = CASE WHEN t.status = 'failed' THEN NULL ELSE t.error_message END"
+                " WHERE t.run_id = %s"
+            ),
+            (run_id,),
+        )
+    return reset
+
+
+def chunk_status_counts(conn: Conn, run_id: uuid.UUID) -> dict[str, int]:
+    counts = {"pending": 0, "in_progress": 0, "completed": 0, "failed": 0}
+    for r in fetch_all(
+        conn,
+        q("SELECT status, count(*) AS n FROM {chunks} WHERE run_id = %s GROUP BY status"),
+        (run_id,),
+    ):
+        counts[r["status"]] = int(r["n"])
+    return counts
+
+
+def live_in_progress(conn: Conn, run_id: uuid.UUID) -> int:
+    """In-progress chunks whose owner is alive (lease running and backend connected)."""
+    row = fetch_one(
+        conn,
+        q(
+            "SELECT count(*) AS n FROM {chunks} c WHERE c.run_id = %s"
+            " AND c.status = 'in_progress' AND {alive}"
+        ),
+        (run_id,),
+    )
+    return int(row["n"]) if row else 0

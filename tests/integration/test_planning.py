@@ -1,0 +1,218 @@
+"""Chunk planning against fakesnow: the chunks of every table partition its rows exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from snowpg.errors import ConfigError
+from snowpg.model import Chunk, SourceTable
+from snowpg.plan.boundaries import choose_chunking_columns, plan_chunks
+from snowpg.source import reader
+from snowpg.source.catalog import describe_table
+from snowpg.source.sql import chunk_predicate, count_sql, select_chunk_sql, table_ref, where_clause
+
+pytestmark = pytest.mark.integration
+
+
+def _make(conn: Any, db: str, ddl: str, insert: str, name: str) -> SourceTable:
+    cur = conn.cursor()
+    cur.execute(ddl)
+    cur.execute(insert)
+    cur.close()
+    return describe_table(conn, db, "PUBLIC", name)
+
+
+def assert_partition(
+    conn: Any, table: SourceTable, chunks: Sequence[Chunk], source_filter: str | None = None
+) -> list[int]:
+    """Every row under the filter satisfies exactly one chunk predicate; returns chunk counts."""
+    total = reader.run_scalar(conn, *count_sql(table, source_filter))
+    counts = [reader.run_scalar(conn, *count_sql(table, source_filter, c.range)) for c in chunks]
+    assert sum(counts) == total
+    # One query over all predicates: no row may be in zero or in two chunks.
+    terms, params = [], {}
+    for c in chunks:
+        pred, p = chunk_predicate(c.range, prefix=f"c{c.chunk_id}_")
+        terms.append(f"CASE WHEN {pred} THEN 1 ELSE 0 END")
+        params.update(p)
+    sql = f"SELECT COUNT(*) FROM {table_ref(table)} {where_clause(source_filter, ' + '.join(terms) + ' <> 1')}"
+    assert reader.run_scalar(conn, sql, params) == 0
+    assert [c.chunk_id for c in chunks] == list(range(1, len(chunks) + 1))
+    return counts
+
+
+def test_int_primary_key_10k_rows(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table INTS (id int primary key, v varchar)",
+        "insert into INTS select seq4() * 3 - 7000, 'v' || seq4() from table(generator(rowcount => 10000))",
+        "INTS",
+    )
+    cols, method = choose_chunking_columns(t, None, conn=sf_conn)
+    assert cols == ("ID",) and method == "range:ID (primary key)"
+    chunks, how = plan_chunks(sf_conn, t, cols, None, 1000)
+    assert how == "range:ID"
+    assert len(chunks) == 10
+    assert chunks[0].range.lower is None and chunks[-1].range.upper is None
+    counts = assert_partition(sf_conn, t, chunks)
+    assert counts == [1000] * 10
+    assert [c.estimated_rows for c in chunks] == counts
+    # Reading every chunk returns each id exactly once.
+    seen: list[int] = []
+    for c in chunks:
+        got = 0
+        for batch in reader.read_chunk(sf_conn, *select_chunk_sql(t, ["ID"], None, c.range)):
+            got += batch.num_rows
+            seen.extend(batch.column("ID").to_pylist())
+        assert got == c.estimated_rows
+    assert len(seen) == len(set(seen)) == 10000
+
+
+def test_varchar_key_with_spaces_and_mixed_case(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        'create table "Payers" ("Payer Id" varchar primary key, amount number(12,2))',
+        "insert into \"Payers\" select iff(seq4() % 3 = 0, 'payer ', iff(seq4() % 3 = 1, 'Payer ', 'O''Brien %')) || seq4(),"
+        " seq4() / 7 from table(generator(rowcount => 2000))",
+        "Payers",
+    )
+    cols, _ = choose_chunking_columns(t, None, conn=sf_conn)
+    assert cols == ("Payer Id",)
+    chunks, _ = plan_chunks(sf_conn, t, cols, None, 300)
+    assert 5 <= len(chunks) <= 7
+    assert all(c.range.types == ("VARCHAR",) for c in chunks)
+    assert_partition(sf_conn, t, chunks)
+
+
+def test_source_filter_with_percent(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        'create table "Payers" ("Payer Id" varchar primary key, amount number(12,2))',
+        "insert into \"Payers\" select iff(seq4() % 2 = 0, 'payer ', 'Payer ') || seq4(), seq4() / 7"
+        " from table(generator(rowcount => 2000))",
+        "Payers",
+    )
+    source_filter = "\"Payer Id\" LIKE 'payer%' AND amount >= 10"
+    chunks, _ = plan_chunks(sf_conn, t, ("Payer Id",), source_filter, 200)
+    counts = assert_partition(sf_conn, t, chunks, source_filter)
+    assert sum(counts) == sum(c.estimated_rows for c in chunks) == 965
+    assert len(chunks) == 5
+
+
+def test_two_column_key(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table TWO (region varchar, n int, amount number(38,4), primary key (region, n))",
+        "insert into TWO select iff(seq4() % 3 = 0, 'EU', iff(seq4() % 3 = 1, 'US', 'APAC')),"
+        " seq4() % 1000, seq4() / 13 from table(generator(rowcount => 3000))",
+        "TWO",
+    )
+    cols, _ = choose_chunking_columns(t, None, conn=sf_conn)
+    assert cols == ("REGION", "N")
+    chunks, _ = plan_chunks(sf_conn, t, cols, None, 500)
+    assert len(chunks) == 6
+    # Boundaries fall inside one region, so the second column matters.
+    assert any(c.range.lower is not None and c.range.lower[1] != "0" for c in chunks)
+    assert assert_partition(sf_conn, t, chunks) == [500] * 6
+
+
+def test_date_key_with_duplicates_and_nulls(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table EVENTS (d date, x int)",
+        "insert into EVENTS select iff(seq4() % 17 = 0, null, dateadd(day, seq4() % 40, '2020-01-01'::date)),"
+        " seq4() from table(generator(rowcount => 2000))",
+        "EVENTS",
+    )
+    cols, method = choose_chunking_columns(t, ["D"], conn=sf_conn)
+    assert method == "range:D (chunking_columns)"
+    chunks, _ = plan_chunks(sf_conn, t, cols, None, 100)
+    nulls = [c for c in chunks if c.range.nulls]
+    assert len(nulls) == 1 and nulls[0] is chunks[-1] and nulls[0].estimated_rows == 118
+    # 40 distinct dates cannot make 19 distinct buckets of 100: duplicates merged, none empty.
+    assert len(chunks) <= 20
+    bounds = [c.range.lower for c in chunks if c.range.lower is not None]
+    assert len(bounds) == len(set(bounds))
+    counts = assert_partition(sf_conn, t, chunks)
+    assert counts[-1] == 118 and all(n > 0 for n in counts)
+
+
+def test_timestamp_keys_round_trip(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table TS (ts timestamp_ntz(9), tz timestamp_tz, n number(20,6))",
+        "insert into TS select dateadd(microsecond, seq4() * 1234567, '2021-03-04 05:06:07.123456'::timestamp_ntz),"
+        " dateadd(millisecond, seq4() * 777, '2021-03-04 05:06:07.5 +02:00'::timestamp_tz),"
+        " seq4() / 3 from table(generator(rowcount => 1000))",
+        "TS",
+    )
+    for key in ("TS", "TZ", "N"):
+        chunks, _ = plan_chunks(sf_conn, t, [key], None, 150)
+        assert len(chunks) == 7, key
+        assert assert_partition(sf_conn, t, chunks) == [c.estimated_rows for c in chunks], key
+
+
+def test_no_primary_key_uses_most_distinct_column(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table LOOSE (flag boolean, small int, f float, code varchar, payload variant)",
+        "insert into LOOSE select seq4() % 2 = 0, seq4() % 3, seq4() / 7, 'c' || seq4(), null"
+        " from table(generator(rowcount => 1200))",
+        "LOOSE",
+    )
+    cols, method = choose_chunking_columns(t, None, conn=sf_conn)
+    assert cols == ("CODE",)
+    assert method == "range:CODE (no primary key; most distinct column)"
+    chunks, _ = plan_chunks(sf_conn, t, cols, None, 400)
+    assert len(chunks) == 3
+    assert_partition(sf_conn, t, chunks)
+
+
+def test_no_usable_key_is_one_whole_table_chunk(sf_conn: Any, sf_database: str) -> None:
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table BLOBS (f float, flag boolean, same varchar)",
+        "insert into BLOBS select seq4() / 7, true, 'x' from table(generator(rowcount => 50))",
+        "BLOBS",
+    )
+    cols, method = choose_chunking_columns(t, None, conn=sf_conn)
+    assert (cols, method) == ((), "whole-table")
+    chunks, how = plan_chunks(sf_conn, t, cols, None, 10)
+    assert how == "whole-table" and len(chunks) == 1
+    assert chunks[0].range.columns == () and chunks[0].estimated_rows == 50
+    assert assert_partition(sf_conn, t, chunks) == [50]
+
+
+def test_empty_and_small_tables(sf_conn: Any, sf_database: str) -> None:
+    t = _make(sf_conn, sf_database, "create table E (id int primary key)", "select 1", "E")
+    chunks, how = plan_chunks(sf_conn, t, ["ID"], None, 1000)
+    assert len(chunks) == 1 and chunks[0].range.lower is None and chunks[0].range.upper is None
+    assert how == "whole-table"
+    cur = sf_conn.cursor()
+    cur.execute("insert into E select seq4() from table(generator(rowcount => 20))")
+    chunks, how = plan_chunks(sf_conn, t, ["ID"], None, 1000)
+    assert how == "range:ID" and len(chunks) == 1 and chunks[0].range.columns == ("ID",)
+    assert assert_partition(sf_conn, t, chunks) == [20]
+
+
+def test_configured_columns_are_checked(sf_conn: Any, sf_database: str) -> None:
+    t = _make(sf_conn, sf_database, "create table C (id int, doc variant)", "select 1", "C")
+    with pytest.raises(ConfigError) as info:
+        choose_chunking_columns(t, ["NOPE"])
+    assert "NOPE" in str(info.value) and "chunking_columns of table C" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        choose_chunking_columns(t, ["DOC"])
+    assert "DOC" in str(info.value) and "VARIANT" in str(info.value)
+    with pytest.raises(ConfigError):
+        plan_chunks(sf_conn, t, ["ID"], None, 0)
