@@ -265,7 +265,9 @@ def _plan_tables(
 ) -> dict[str, TablePlan]:
     if not tables:
         return {}
-    sf = sf_connection.connect(settings.snowflake)
+    sf = sf_connection.connect(
+        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
+    )
     try:
         plans: dict[str, TablePlan] = {}
         for t in tables:
@@ -300,7 +302,11 @@ def _jobs_for(
                 src = plan.source
             else:
                 if sf is None:
-                    sf = sf_connection.connect(settings.snowflake)
+                    sf = sf_connection.connect(
+                        settings.snowflake,
+                        database=source.source_sf_database,
+                        schema=source.source_sf_schema,
+                    )
                 src = source_catalog.describe_table(
                     sf, row.key.source_database, row.key.source_schema, row.key.source_table
                 )
@@ -346,6 +352,8 @@ def _run_workers(
         settings=settings,
         run_id=run_id,
         target_database=source.target_pg_database,
+        source_database=source.source_sf_database,
+        source_schema=source.source_sf_schema,
         jobs=jobs,
         table_limits=limits,
         deadline=options.deadline,

@@ -30,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True)
-out_console = Console()
+# Pipes and logs get wide lines: tables are not folded at 80 columns.
+out_console = Console(width=None if sys.stdout.isatty() else 200)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -200,13 +201,19 @@ def demo(
         Path, typer.Option("--dir", help="where the demo keeps its servers' data")
     ] = Path(".snowpg-demo"),
     threads: Annotated[int, typer.Option("--threads", help="parallel_threads")] = 4,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="rows per chunk")] = 50_000,
 ) -> None:
     """Run a real migration on local stand-ins: fakesnow (Snowflake) and an embedded PostgreSQL."""
     from snowpg.demo.run import run_demo
 
     logs.configure("INFO", stream=_Stderr())
     code = run_demo(
-        workdir, rows=rows, threads=threads, console=out_console, err_console=err_console
+        workdir,
+        rows=rows,
+        threads=threads,
+        batch_size=batch_size,
+        console=out_console,
+        err_console=err_console,
     )
     if code:
         raise typer.Exit(code)

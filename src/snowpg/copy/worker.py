@@ -85,6 +85,8 @@ class WorkerContext:
     settings: Settings
     run_id: Any
     target_database: str
+    source_database: str
+    source_schema: str
     jobs: Mapping[TableKey, TableJob]
     table_limits: Mapping[TableKey, int]
     deadline: float | None  # time.monotonic() after which no new chunk is claimed
@@ -121,7 +123,11 @@ class Worker:
 
     def sf(self) -> Any:
         if self._sf is None or self._sf.is_closed():
-            self._sf = sf_connection.connect(self.ctx.settings.snowflake)
+            self._sf = sf_connection.connect(
+                self.ctx.settings.snowflake,
+                database=self.ctx.source_database,
+                schema=self.ctx.source_schema,
+            )
         return self._sf
 
     def _close_pg(self) -> None:

@@ -18,7 +18,14 @@ from snowpg.demo.servers import start_embedded_postgres, start_fakesnow
 from snowpg.engine import migrate_source
 
 
-def run_demo(workdir: Path, rows: int, threads: int, console: Console, err_console: Console) -> int:
+def run_demo(
+    workdir: Path,
+    rows: int,
+    threads: int,
+    console: Console,
+    err_console: Console,
+    batch_size: int = 50_000,
+) -> int:
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]snowpg demo[/] — working in {workdir}")
@@ -43,7 +50,7 @@ def run_demo(workdir: Path, rows: int, threads: int, console: Console, err_conso
             + f" ({time.monotonic() - t0:.1f}s)"
         )
         config_path = workdir / "config.json"
-        config_path.write_text(json.dumps(sample.demo_config(threads, 50_000), indent=2))
+        config_path.write_text(json.dumps(sample.demo_config(threads, batch_size), indent=2))
         env = {**os.environ, **fs.env(), **pg.env()}
         settings = load_settings(config_path, env)
         source = settings.source("demo")

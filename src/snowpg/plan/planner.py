@@ -104,7 +104,9 @@ def plan_source(
     from snowpg.target import connection as pg_connection
 
     selected = source.select_tables(tables_filter)
-    sf = sf_connection.connect(settings.snowflake)
+    sf = sf_connection.connect(
+        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
+    )
     pg = pg_connection.connect(settings.postgres, source.target_pg_database)
     try:
         plans = []
