@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+CODE   := src tests $(wildcard bench)
 
 .PHONY: help install test test-slow lint typecheck format demo bench clean
 
@@ -17,8 +18,8 @@ install: $(BIN)/python ## create .venv and install snowpg with its test and demo
 	@echo "installed: activate with 'source $(VENV)/bin/activate' or run $(BIN)/snowpg"
 
 lint: ## ruff (lint + format check)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: ## mypy --strict on src/
 	$(BIN)/mypy
@@ -30,8 +31,8 @@ test-slow: ## the slow suites (scale, soak, fault injection at scale)
 	$(BIN)/pytest -m slow -q
 
 format: ## apply ruff formatting and fixes
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 demo: ## snowpg demo: fakesnow + embedded PostgreSQL + a real 1M-row migration
 	$(BIN)/snowpg demo
