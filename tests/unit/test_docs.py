@@ -23,7 +23,9 @@ def test_every_cli_command_is_in_the_readme() -> None:
 
 
 def test_readme_quick_start_targets_exist_and_ci_runs_them() -> None:
-    help_text = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    help_text = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for target in ("install", "test"):
         assert re.search(rf"^\s+{target}\s", help_text, re.M), target
         assert f"make {target}" in README
