@@ -37,5 +37,10 @@ format: ## apply ruff formatting and fixes
 demo: ## snowpg demo: fakesnow + embedded PostgreSQL + a real 1M-row migration
 	$(BIN)/snowpg demo
 
+ROWS ?= 1000000
+bench: ## the benchmark: ceilings, snowpg, naive loaders, scale-out (ROWS=1000000, ~8 min on 2 cores)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run --rows $(ROWS)
+
 clean: ## remove caches and demo data
-	rm -rf .snowpg-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .snowpg-demo .bench-work .pytest_cache .mypy_cache .ruff_cache

@@ -23,10 +23,11 @@ import psycopg
 from psycopg import sql
 
 from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.copy import upsert
 from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.model import TablePlan
-from snowpg.plan import planner, typemap
+from snowpg.plan import typemap, watermark
 from snowpg.source import connection as sf_connection
 from snowpg.status import schema as status_schema
 from snowpg.status import store
@@ -143,6 +144,10 @@ def _migrate_source(
         stats, deadline_hit = _run_workers(
             settings, source, run_id, jobs, limits, options, progress
         )
+        # The admin connection sat idle through the copy: a PostgreSQL restart or a dropped link
+        # in that time (which the workers survived by retrying) must not fail the run's last step.
+        admin.close()
+        admin = pg_connection.connect(settings.postgres, source.target_pg_database)
         _final_sweep(admin, run_id)
         enabled = {t.source for t in source.tables if t.enabled}
         status = _final_status(admin, run_id, enabled, deadline_hit)
@@ -182,7 +187,8 @@ def _open_run(
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
     plans = _plan_tables(settings, source, to_plan, admin)
     for plan in plans.values():
-        prepare.refuse_if_not_empty(admin, plan)
+        if plan.incremental is None:  # incremental tables load into existing rows by design
+            prepare.refuse_if_not_empty(admin, plan)
 
     status_schema.ensure_schema(admin)
     if resumed and existing is not None:
@@ -271,7 +277,7 @@ def _plan_tables(
     try:
         plans: dict[str, TablePlan] = {}
         for t in tables:
-            plans[t.source] = planner.plan_table(settings, source, t, sf, admin)
+            plans[t.source] = watermark.plan_table(settings, source, t, sf, admin)
             admin.rollback()
         return plans
     finally:
@@ -325,8 +331,10 @@ def _jobs_for(
                 target_table=row.target_table,
                 target_columns=tuple(t for _s, t in pairs),
                 json_columns=json_cols,
+                nul_policy=settings.nul_policy_for(table_cfg),
                 source_filter=row.metadata.get("source_filter"),
                 display_name=row.key.source_table,
+                upsert=upsert.spec_from_metadata(row.metadata),
             )
             limits[row.key] = settings.threads_for(table_cfg)
     finally:
@@ -453,6 +461,9 @@ def _summary(
         ):
             if row.metadata.get(key):
                 notes.append(f"{label}: {', '.join(row.metadata[key])}")
+        if row.metadata.get("nul_fixed"):
+            counts = ", ".join(f"{c} {n:,}" for c, n in sorted(row.metadata["nul_fixed"].items()))
+            notes.append(f"values cleaned of NUL characters (nul_policy): {counts}")
         tables.append(
             TableSummary(
                 source_table=row.key.source_table,

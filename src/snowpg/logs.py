@@ -76,6 +76,33 @@ class RedactingFilter(logging.Filter):
 
 # Fields a log record may carry (via ``extra=``) that the JSON formatter lifts to the top level.
 CONTEXT_FIELDS = ("run_id", "source_name", "table", "chunk_id", "aws_request_id", "rows", "seconds")
+# Keys every JSON line carries (null when unknown), so Logs Insights queries see one schema.
+ALWAYS_FIELDS = ("run_id", "source_name", "table", "chunk_id", "aws_request_id")
+
+# Process-wide context (e.g. the Lambda request id and source) added to every JSON line. Not a
+# contextvar: worker threads must see it too, and a Lambda process serves one request at a time.
+_context: dict[str, Any] = {}
+
+
+def set_context(**fields: Any) -> None:
+    """Bind fields (``aws_request_id=``, ``source_name=``, ``run_id=``...) to every later line;
+    a value of None unbinds the field."""
+    with _lock:
+        for k, v in fields.items():
+            if v is None:
+                _context.pop(k, None)
+            else:
+                _context[k] = v
+
+
+def get_context() -> dict[str, Any]:
+    with _lock:
+        return dict(_context)
+
+
+def clear_context() -> None:
+    with _lock:
+        _context.clear()
 
 
 class JsonFormatter(logging.Formatter):
@@ -86,10 +113,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in CONTEXT_FIELDS:
+        bound = get_context()
+        for key in (*CONTEXT_FIELDS, *(k for k in bound if k not in CONTEXT_FIELDS)):
             value = getattr(record, key, None)
+            if value is None:
+                value = bound.get(key)
             if value is not None:
                 out[key] = str(value) if key == "run_id" else value
+            elif key in ALWAYS_FIELDS:
+                out[key] = None
         if record.exc_text:
             out["exception"] = record.exc_text
         return json.dumps(out, default=str)

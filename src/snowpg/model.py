@@ -138,6 +138,8 @@ class TablePlan:
     truncate_onstart: bool = False
     disable_index: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Incremental load settings and watermark window (snowpg.plan.watermark); None = full load.
+    incremental: dict[str, Any] | None = None
 
     @property
     def estimated_rows(self) -> int:

@@ -84,10 +84,14 @@ SEED_INDEXES = (
 )
 EXTRA_COLUMNS = {
     "migration_runs": {"source_name", "heartbeat_at"},
-    "migration_table_status": {"estimated_rows", "chunking_method", "total_bytes"},
+    "migration_table_status": {
+        "estimated_rows", "chunking_method", "total_bytes",
+        "verified_at", "verify_status", "verify_detail",
+    },
     "migration_chunk_status": {
         "lease_owner", "lease_backend_pid", "lease_expires_at", "estimated_rows",
         "bytes_copied", "duration_seconds", "attempts",
+        "verified_at", "verify_status", "verify_detail",
     },
 }  # fmt: skip
 

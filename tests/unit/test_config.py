@@ -178,6 +178,35 @@ def test_table_overrides_global_settings() -> None:
     assert (s.threads_for(t), s.batch_size_for(t), s.insert_only_for(t)) == (2, 3, False)
 
 
+def test_nul_policy_and_identifier_case() -> None:
+    s = parse_settings(_minimal(), CRED_ENV)
+    t = s.sources[0].tables[0]
+    assert (s.nul_policy, s.nul_policy_for(t), s.identifier_case) == ("fail", "fail", "lower")
+    assert s.target_table_name(t) == "dimpayer"
+    data = _minimal(nul_policy="strip", identifier_case="preserve")
+    data["sources"][0]["tables"][0]["nul_policy"] = "replace:?"
+    s = parse_settings(data, CRED_ENV)
+    t = s.sources[0].tables[0]
+    assert (s.nul_policy, s.nul_policy_for(t)) == ("strip", "replace:?")
+    assert s.target_table_name(t) == "DIMPAYER" and t.target_name == "DIMPAYER"
+    # identifier_case renames the targets, so it changes the hash; nul_policy does not
+    base = parse_settings(_minimal(), CRED_ENV)
+    assert s.config_hash(s.sources[0]) != base.config_hash(base.sources[0])
+    assert parse_settings(_minimal(nul_policy="strip"), CRED_ENV).config_hash(
+        base.sources[0]
+    ) == base.config_hash(base.sources[0])
+
+
+@pytest.mark.parametrize("bad", ["drop", "replace:", "replace:\x00", "STRIP"])
+def test_bad_nul_policy_is_one_line_naming_the_field(bad: str) -> None:
+    message = _error(_minimal(nul_policy=bad), CRED_ENV)
+    assert "nul_policy" in message and "replace:<char>" in message
+
+
+def test_bad_identifier_case_names_the_field() -> None:
+    assert "identifier_case" in _error(_minimal(identifier_case="upper"), CRED_ENV)
+
+
 # --- ${VAR} and environment fallbacks ----------------------------------------------------------
 
 

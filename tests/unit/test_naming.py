@@ -7,7 +7,12 @@ import hashlib
 import pytest
 
 from snowpg.errors import ConfigError
-from snowpg.plan.naming import PG_MAX_IDENTIFIER_BYTES, map_identifiers, target_identifier
+from snowpg.plan.naming import (
+    PG_MAX_IDENTIFIER_BYTES,
+    map_identifiers,
+    rename_reason,
+    target_identifier,
+)
 
 
 def sha8(name: str) -> str:
@@ -76,3 +81,37 @@ def test_map_identifiers_refuses_two_names_with_one_target() -> None:
     text = str(info.value)
     assert '"ID"' in text and '"id"' in text and "both become" in text
     assert "rename" in text and "create the target table yourself" in text
+
+
+@pytest.mark.parametrize(
+    ("snowflake", "postgres"),
+    [("PAYER_ID", "PAYER_ID"), ("Payer Id", "Payer Id"), ("x", "x"), ("Ä" * 40, None)],
+)
+def test_preserve_keeps_exact_names_but_still_shortens(
+    snowflake: str, postgres: str | None
+) -> None:
+    got = target_identifier(snowflake, "preserve")
+    if postgres is None:
+        assert len(got.encode()) <= PG_MAX_IDENTIFIER_BYTES and got.startswith("Ä")
+        assert got.endswith("_" + sha8(snowflake))
+    else:
+        assert got == postgres
+
+
+def test_preserve_lets_names_differing_in_case_coexist() -> None:
+    assert map_identifiers(["ID", "id"], "preserve") == {"ID": "ID", "id": "id"}
+    with pytest.raises(ConfigError, match='"ID" and "id"'):
+        map_identifiers(["ID", "id"])
+
+
+@pytest.mark.parametrize(
+    ("snowflake", "reason"),
+    [
+        ("PAYER_ID", "lower-cased"),
+        ("Payer Id", None),
+        ("A" * 70, "lower-cased, shortened to 63 bytes with a hash suffix"),
+        ("a" * 70, "shortened to 63 bytes with a hash suffix"),
+    ],
+)
+def test_rename_reason_for_the_plan_report(snowflake: str, reason: str | None) -> None:
+    assert rename_reason(snowflake, target_identifier(snowflake)) == reason

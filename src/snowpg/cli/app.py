@@ -135,6 +135,10 @@ def migrate(
             "--max-seconds", help="stop claiming chunks after N seconds; exit 3 (partial)"
         ),
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="verify each completed table afterwards (snowpg verify)"),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
 ) -> None:
     """Copy the tables of a source (continuing its unfinished run, if any)."""
@@ -147,6 +151,7 @@ def migrate(
     options = MigrateOptions(tables_filter=tables, no_resume=no_resume, deadline=deadline)
     worst = 0
     for src in settings.select_sources(source):
+        logs.set_context(source_name=src.source_name)  # for JSON lines and EMF metrics
         use_bars = err_console.is_terminal
         sink: BarsProgress | PlainProgress = (
             BarsProgress(err_console) if use_bars else PlainProgress()
@@ -160,36 +165,30 @@ def migrate(
         with sink:
             summary = migrate_source(settings, src, options, progress=sink, on_run_ready=ready)
             sink.finish()
-        print_summary(out_console, summary)
+        print_summary(out_console, summary, _read_report(settings, src, summary.run_id))
         worst = max(worst, summary.exit_code, key=_severity)
+        if verify:
+            from snowpg.cli.verify import verify_after_migrate
+
+            checked = verify_after_migrate(settings, src, summary.run_id, summary.selected)
+            worst = max(worst, checked, key=_severity)
     if worst:
         raise typer.Exit(worst)
 
 
-def _severity(code: int) -> int:
-    return {0: 0, 3: 1, 1: 2, 2: 3}.get(code, 2)
-
-
-@app.command()
-def status(
-    config: ConfigOpt = None,
-    source: SourceOpt = None,
-    run: Annotated[
-        str | None, typer.Option("--run", help="a run id [default: latest per source]")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-) -> None:
-    """Show runs and per-table progress from the migration_status schema."""
-    from snowpg.cli.render import print_status
+def _read_report(settings: Settings, src: Any, run_id: Any) -> Any:
+    """The run's bytes/retries per table from migration_status, or None if it cannot be read."""
     from snowpg.status.report import collect_status
 
-    settings = _load(config)
-    reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]
-    if as_json:
-        typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
-    else:
-        for r in reports:
-            print_status(out_console, r)
+    try:
+        return collect_status(settings, src, str(run_id))
+    except SnowpgError as exc:
+        err_console.print(f"note: cannot read the run report: {exc}", highlight=False)
+        return None
+
+
+def _severity(code: int) -> int:
+    return {0: 0, 3: 1, 1: 2, 2: 3}.get(code, 2)
 
 
 @app.command()
@@ -217,6 +216,44 @@ def demo(
     )
     if code:
         raise typer.Exit(code)
+
+
+def _register_sync() -> None:
+    from snowpg.cli.sync import sync_command
+
+    app.command("sync")(sync_command)
+
+
+_register_sync()
+
+
+def _register_observe() -> None:
+    from snowpg.cli.observe import report_command, serve_command, status_command
+
+    app.command("status")(status_command)
+    app.command("serve")(serve_command)
+    app.command("report")(report_command)
+
+
+_register_observe()
+
+
+def _register_verify() -> None:
+    from snowpg.cli.verify import verify_command
+
+    app.command("verify")(verify_command)
+
+
+_register_verify()
+
+
+def _register_optional_commands() -> None:
+    from snowpg.cli.deploy import deploy_command
+
+    app.command("deploy")(deploy_command)
+
+
+_register_optional_commands()
 
 
 def main() -> None:

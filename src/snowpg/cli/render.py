@@ -10,6 +10,8 @@ from rich.table import Table
 
 from snowpg.engine import RunSummary
 from snowpg.model import TablePlan
+from snowpg.observe.fmt import human_bytes
+from snowpg.plan.naming import rename_reason
 from snowpg.status.report import StatusReport
 
 STATUS_STYLE = {
@@ -50,9 +52,20 @@ def print_plan(
     console.print(t)
     for p in plans:
         console.print(f"[bold]{p.source.name}[/] columns:")
-        for m in p.mappings:
+        renamed = rename_reason(p.source.name, p.target_table)
+        if renamed:
             console.print(
-                f"  {m.source} ({m.source_type}) -> {m.target} {m.pg_type}", highlight=False
+                f"  table {p.source.name} -> {p.target_table}  [{renamed}]",
+                highlight=False,
+                markup=False,
+            )
+        for m in p.mappings:
+            why = rename_reason(m.source, m.target)
+            console.print(
+                f"  {m.source} ({m.source_type}) -> {m.target} {m.pg_type}"
+                + (f"  [{why}]" if why else ""),
+                highlight=False,
+                markup=False,
             )
         for note in p.notes:
             console.print(f"  [yellow]note:[/] {note}", highlight=False)
@@ -78,6 +91,7 @@ def plan_json(p: TablePlan) -> dict[str, Any]:
                 "source_type": m.source_type,
                 "target": m.target,
                 "pg_type": m.pg_type,
+                "renamed": rename_reason(m.source, m.target),
             }
             for m in p.mappings
         ],
@@ -90,20 +104,28 @@ def plan_json(p: TablePlan) -> dict[str, Any]:
     }
 
 
-def print_summary(console: Console, s: RunSummary) -> None:
+def print_summary(console: Console, s: RunSummary, report: StatusReport | None = None) -> None:
+    """The run's per-table report; ``report`` (read back from migration_status) adds bytes,
+    retries and verification per table."""
+    extra = {ts.source_table: ts for ts in report.tables} if report is not None else None
     t = Table(
         title=f"source {s.source_name} — run {s.run_id} — {s.status}"
         + (" (resumed)" if s.resumed else ""),
         title_justify="left",
     )
-    for col in ("table", "target", "status", "chunks", "rows", "seconds", "rows/s"):
-        t.add_column(col, justify="left" if col in ("table", "target", "status") else "right")
+    cols = ["table", "target", "status", "chunks", "rows", "seconds", "rows/s"]
+    if extra is not None:
+        cols += ["bytes", "retries", "verification"]
+    for col in cols:
+        t.add_column(
+            col, justify="left" if col in ("table", "target", "status", "verification") else "right"
+        )
     for ts in s.tables:
         rate = f"{ts.rows / ts.seconds:,.0f}" if ts.seconds else "-"
         chunks = f"{ts.completed_chunks}/{ts.total_chunks}"
         if ts.failed_chunks:
             chunks += f" ([red]{ts.failed_chunks} failed[/])"
-        t.add_row(
+        cells = [
             ts.source_table,
             ts.target,
             _styled(ts.status),
@@ -111,7 +133,15 @@ def print_summary(console: Console, s: RunSummary) -> None:
             f"{ts.rows:,}",
             f"{ts.seconds:.1f}" if ts.seconds is not None else "-",
             rate,
-        )
+        ]
+        if extra is not None:
+            more = extra.get(ts.source_table)
+            cells += (
+                [human_bytes(more.bytes_copied), str(more.retries), more.verification or "-"]
+                if more is not None
+                else ["-", "-", "-"]
+            )
+        t.add_row(*cells)
     console.print(t)
     console.print(
         f"rows in target for this run: [bold]{s.rows:,}[/]; copied by this process: "
@@ -143,35 +173,6 @@ def print_summary(console: Console, s: RunSummary) -> None:
 
 
 def print_status(console: Console, r: StatusReport) -> None:
-    if r.run_id is None:
-        console.print(f"source {r.source_name}: no run recorded in {r.target_database}")
-        return
-    console.print(
-        f"source [bold]{r.source_name}[/] run {r.run_id}: {_styled(r.run_status)}, "
-        f"started {r.started_at}, rows copied {r.rows_copied:,}"
-    )
-    t = Table()
-    for col in (
-        "table",
-        "target",
-        "status",
-        "chunks",
-        "rows",
-        "est. rows",
-        "retries",
-        "last error",
-    ):
-        t.add_column(col)
-    for ts in r.tables:
-        t.add_row(
-            ts.source_table,
-            ts.target,
-            _styled(ts.status),
-            f"{ts.chunks_completed}/{ts.chunks_total}"
-            + (f" ({ts.chunks_failed} failed)" if ts.chunks_failed else ""),
-            f"{ts.rows_copied:,}",
-            f"{ts.estimated_rows:,}" if ts.estimated_rows is not None else "-",
-            str(ts.retries),
-            (ts.error_message or "")[:80],
-        )
-    console.print(t)
+    from snowpg.cli.observe import status_view
+
+    console.print(status_view(r))

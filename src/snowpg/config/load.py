@@ -280,7 +280,7 @@ def config_hash(settings: Settings, source: SourceConfig) -> str:
     tables = [
         {
             "source": t.source,
-            "target": t.target_name,
+            "target": settings.target_table_name(t),
             "source_filter": t.source_filter,
             "chunking_columns": t.chunking_columns,
             "chunking_column_types": t.chunking_column_types,
@@ -303,5 +303,7 @@ def config_hash(settings: Settings, source: SourceConfig) -> str:
         "target_pg_schema": source.target_pg_schema,
         "tables": tables,
     }
+    if settings.identifier_case != "lower":  # absent when default, so older hashes still match
+        shape["identifier_case"] = settings.identifier_case
     text = json.dumps(shape, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -7,7 +7,7 @@ Validators raise ``PydanticCustomError("snowpg", ...)`` with a message a user ca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -179,11 +179,28 @@ class TableConfig(_Model):
     parallel_threads: int | None = Field(default=None, ge=1, le=64)
     batch_size: int | None = Field(default=None, ge=1)
     insert_only_mode: bool | None = None
+    nul_policy: str | None = None  # U+0000 in text: "fail" | "strip" | "replace:<char>"
+    _identifier_case: str = PrivateAttr(default="lower")  # set from Settings.identifier_case
+    # Incremental loads (docs/incremental.md): remove or flag target rows gone from the source.
+    detect_deletes: bool = False
+    delete_mode: Literal["delete", "flag"] = "delete"
+    deleted_flag_column: str | None = None
 
-    @field_validator("source_filter", "source_watermark", "target_watermark", mode="before")
+    @field_validator(
+        "source_filter",
+        "source_watermark",
+        "target_watermark",
+        "deleted_flag_column",
+        mode="before",
+    )
     @classmethod
     def _blank(cls, value: Any) -> Any:
         return _blank_to_none(value)
+
+    @field_validator("nul_policy")
+    @classmethod
+    def _nul_policy(cls, value: str | None) -> str | None:
+        return _check_nul_policy(value) if value is not None else None
 
     @field_validator(
         "chunking_columns", "chunking_column_types", "uniqueness_columns", mode="before"
@@ -220,11 +237,33 @@ class TableConfig(_Model):
                 f"table {self.source} has {len(cols)} chunking_columns but {len(types)} "
                 "chunking_column_types; give one type per chunking column (same order)"
             )
+        if self.delete_mode == "flag" and self.deleted_flag_column is None:
+            raise _problem(
+                f'table {self.source} has "delete_mode": "flag" but no deleted_flag_column; '
+                "name the boolean target column that marks deleted rows"
+            )
         return self
 
     @property
     def target_name(self) -> str:
-        return self.target if self.target is not None else self.source.lower()
+        """``target``, else the source name lower-cased (``identifier_case`` "lower") or exact
+        ("preserve"); shortened to 63 bytes with a hash suffix if longer (docs/types.md)."""
+        if self.target is not None:
+            return self.target
+        from snowpg.plan.naming import shorten
+
+        name = self.source if self._identifier_case == "preserve" else self.source.lower()
+        return shorten(name, full_name=self.source)
+
+
+def _check_nul_policy(value: str) -> str:
+    from snowpg.copy.encode import parse_nul_policy
+
+    try:
+        parse_nul_policy(value)
+    except ConfigError as exc:
+        raise _problem(f"{exc.message}; {exc.hint}") from None
+    return value
 
 
 def _split_names(names: Sequence[str] | str | None) -> list[str]:
@@ -309,6 +348,9 @@ class Settings(_Model):
     retry_backoff_seconds: float = Field(default=1.0, ge=0)
     log_level: str = "INFO"
     migration_version: str | None = None
+    nul_policy: str = "fail"  # a table may override
+    # "lower": names without lower-case letters become lower-case; "preserve": exact names.
+    identifier_case: Literal["lower", "preserve"] = "lower"
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
 
     @field_validator("log_level", mode="before")
@@ -322,10 +364,22 @@ class Settings(_Model):
             raise _problem(f"log_level {value!r} is not one of {', '.join(LOG_LEVELS)}")
         return level
 
+    @field_validator("nul_policy")
+    @classmethod
+    def _nul_policy(cls, value: str) -> str:
+        return _check_nul_policy(value)
+
     @field_validator("migration_version", mode="before")
     @classmethod
     def _version(cls, value: Any) -> Any:
         return _blank_to_none(value)
+
+    @model_validator(mode="after")
+    def _table_names(self) -> Settings:
+        for src in self.sources:
+            for t in src.tables:
+                t._identifier_case = self.identifier_case
+        return self
 
     @model_validator(mode="after")
     def _unique_sources(self) -> Settings:
@@ -369,6 +423,14 @@ class Settings(_Model):
         return (
             table.insert_only_mode if table.insert_only_mode is not None else self.insert_only_mode
         )
+
+    def nul_policy_for(self, table: TableConfig) -> str:
+        return table.nul_policy if table.nul_policy is not None else self.nul_policy
+
+    def target_table_name(self, table: TableConfig) -> str:
+        """The PostgreSQL table name: ``target``, else the source name under ``identifier_case``."""
+        table._identifier_case = self.identifier_case
+        return table.target_name
 
     def secrets(self) -> list[str]:
         """Every secret value, for ``snowpg.logs.register_secrets``."""

@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 import psycopg
 
 from snowpg.config import Settings
-from snowpg.copy import encode, writer
+from snowpg.copy import encode, upsert, writer
 from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange, SourceTable
+from snowpg.observe import emf
 from snowpg.source import connection as sf_connection
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
@@ -57,6 +58,9 @@ class TableJob:
     json_columns: tuple[str, ...]
     source_filter: str | None
     display_name: str
+    nul_policy: str = "fail"  # "fail" | "strip" | "replace:<char>" (snowpg.copy.encode)
+    # Incremental tables: staging + merge, delete checks (snowpg.copy.upsert); None = plain COPY.
+    upsert: upsert.UpsertSpec | None = None
 
 
 class ProgressSink:
@@ -309,6 +313,15 @@ class Worker:
                 seconds,
                 extra={**extra, "rows": result.rows, "seconds": round(seconds, 3)},
             )
+            emf.emit_chunk(  # CloudWatch metric line, only in Lambda or with SNOWPG_EMF=1
+                table=job.display_name,
+                rows=result.rows,
+                bytes_=result.bytes,
+                seconds=seconds,
+                retries=retries,
+                run_id=self.ctx.run_id,
+                chunk_id=claim.key.chunk_id,
+            )
             self._after_chunk(claim)
             return
 
@@ -328,15 +341,39 @@ class Worker:
             conn.rollback()
             raise _LostClaim()
         rng = ChunkRange.from_json(claim.chunk_range)
+        if job.upsert is not None and upsert.is_delete_check(job.upsert, claim.key.chunk_id):
+            result = upsert.delete_chunk(
+                conn, self.sf(), job.upsert, job.source, job.target_schema, job.target_table, rng
+            )
+            return self._complete(conn, claim, result, started)
         query, params = source_sql.select_chunk_sql(
             job.source, job.source_columns, job.source_filter, rng
         )
-        copy_stmt = ddl.copy_from_stdin(
-            job.target_schema, job.target_table, job.target_columns, encode.copy_sql_format()
-        )
+        copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
+        copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, encode.copy_sql_format())
         batches = reader.read_chunk(self.sf(), query, params)
         with conn.cursor() as cur:
-            result = writer.write_batches(cur, copy_stmt, batches, json_columns=job.json_columns)
+            result = writer.write_batches(
+                cur,
+                copy_stmt,
+                batches,
+                nul_policy=job.nul_policy,
+                json_columns=job.json_columns,
+            )
+        if result.nul_fixed:  # counted in the chunk's transaction, so never twice on a retry
+            store.add_nul_fixed(conn, claim.key.table, result.nul_fixed)
+        upsert.merge_chunk(
+            conn, job.upsert, job.target_schema, job.target_table, job.target_columns
+        )
+        return self._complete(conn, claim, result, started)
+
+    def _complete(
+        self,
+        conn: psycopg.Connection[Any],
+        claim: ClaimedChunk,
+        result: writer.CopyResult,
+        started: float,
+    ) -> writer.CopyResult:
         store.complete_chunk(
             conn,
             claim,

@@ -4,11 +4,22 @@ The writer neither commits nor rolls back: the caller commits the chunk's rows t
 status row. If a batch cannot be encoded (``DataError``) or PostgreSQL rejects the data, psycopg
 aborts the COPY on the way out and the error propagates unchanged; the caller's transaction is
 then failed and must be rolled back (the worker translates ``psycopg.Error`` itself).
+
+Pipelining: a helper thread pulls the batches (for a Snowflake chunk: the fetch and the Arrow
+decode happen there) and encodes them in slices of at most ``SLICE_ROWS`` rows, handing each
+encoded slice to the COPY through a queue of ``QUEUE_SLICES``. Reading and encoding the next
+slice therefore overlap with sending the current one (Arrow compute and socket writes release
+the GIL), and the encoded data in flight is bounded by ``(QUEUE_SLICES + 2) x SLICE_ROWS`` rows
+whatever the batch size. The COPY itself stays on the caller's thread, connection and
+transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +27,18 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from snowpg.copy.encode import encode_batch, parse_nul_policy
+from snowpg.copy.encode import EncodedBatch, encode_batch, parse_nul_policy
 
 # Largest single write into the COPY. psycopg sends each write as CopyData messages; bounding it
 # keeps libpq's send buffer (a copy of what we hand it) from doubling a big batch's memory.
 MAX_WRITE_BYTES = 8 * 1024 * 1024
+# Rows encoded at once. Measured on the benchmark schema: encoding CPU per row is the same from
+# 4k to 100k rows per slice, while the text columns and CSV of a slice are ~0.5 KB per row.
+SLICE_ROWS = 16_384
+# Encoded slices waiting for the COPY; 2 keeps the encoder busy while a write is in progress.
+QUEUE_SLICES = 2
+# How often a blocked producer checks whether the COPY side has given up.
+_PUT_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,84 @@ class CopyResult:
     rows: int
     bytes: int
     nul_fixed: dict[str, int] = field(default_factory=dict)
+
+
+class _Done:
+    """End of the slices."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_Item = EncodedBatch | _Done | _Failed
+
+
+def _slices(batches: Iterable[pa.Table | pa.RecordBatch]) -> Iterator[pa.Table | pa.RecordBatch]:
+    for batch in batches:
+        if batch.num_rows <= SLICE_ROWS:
+            if batch.num_rows:
+                yield batch
+            continue
+        for start in range(0, batch.num_rows, SLICE_ROWS):
+            yield batch.slice(start, SLICE_ROWS)
+
+
+class _Producer:
+    """Reads and encodes on a helper thread; the COPY thread takes encoded slices from ``get``."""
+
+    def __init__(
+        self,
+        batches: Iterable[pa.Table | pa.RecordBatch],
+        encode: Callable[[pa.Table | pa.RecordBatch], EncodedBatch],
+    ) -> None:
+        self._batches = batches
+        self._encode = encode
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=QUEUE_SLICES)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snowpg-encode", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: _Item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_PUT_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for piece in _slices(self._batches):
+                if not self._put(self._encode(piece)):
+                    return
+            self._put(_Done())
+        except BaseException as exc:  # handed to the COPY thread, which re-raises it
+            self._put(_Failed(exc))
+        finally:
+            close = getattr(self._batches, "close", None)
+            if close is not None:  # a generator: closes the Snowflake cursor on its own thread
+                with contextlib.suppress(Exception):  # closing a read cursor loses nothing
+                    close()
+
+    def __iter__(self) -> Iterator[EncodedBatch]:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, _Done):
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    def stop(self) -> None:
+        """Make the producer give up (if it has not finished) and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # unblock a producer on a full queue
+                self._queue.get(timeout=_PUT_POLL_S)
+            self._thread.join(timeout=_PUT_POLL_S)
 
 
 def write_batches(
@@ -43,7 +139,8 @@ def write_batches(
 ) -> CopyResult:
     """Encode each batch and write it into ``statement`` (``COPY ... FROM STDIN (FORMAT csv)``).
 
-    Batches without rows are skipped. ``on_progress(rows, bytes)`` runs after each written batch.
+    Batches without rows are skipped. ``on_progress(rows, bytes)`` runs after each written slice
+    (a batch of more than ``SLICE_ROWS`` rows is written in several slices).
     """
     parse_nul_policy(nul_policy)  # a wrong setting fails before the COPY starts
     rows = 0
@@ -52,18 +149,24 @@ def write_batches(
     query = (
         statement if isinstance(statement, sql.SQL | sql.Composed) else sql.Composed([statement])
     )
+
+    def encode(piece: pa.Table | pa.RecordBatch) -> EncodedBatch:
+        return encode_batch(piece, nul_policy=nul_policy, json_columns=json_columns)
+
     with cursor.copy(query) as copy:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            encoded = encode_batch(batch, nul_policy=nul_policy, json_columns=json_columns)
-            view = memoryview(encoded.data)
-            for start in range(0, len(view), MAX_WRITE_BYTES):
-                copy.write(view[start : start + MAX_WRITE_BYTES])
-            rows += encoded.rows
-            written += len(view)
-            for column, count in encoded.nul_fixed.items():
-                fixed[column] = fixed.get(column, 0) + count
-            if on_progress is not None:
-                on_progress(encoded.rows, len(view))
+        producer = _Producer(batches, encode)
+        try:
+            for encoded in producer:
+                view = memoryview(encoded.data)
+                for start in range(0, len(view), MAX_WRITE_BYTES):
+                    copy.write(view[start : start + MAX_WRITE_BYTES])
+                rows += encoded.rows
+                written += len(view)
+                for column, count in encoded.nul_fixed.items():
+                    fixed[column] = fixed.get(column, 0) + count
+                if on_progress is not None:
+                    on_progress(encoded.rows, len(view))
+                del view, encoded
+        finally:
+            producer.stop()
     return CopyResult(rows=rows, bytes=written, nul_fixed=fixed)

@@ -25,9 +25,20 @@ class ColumnMatch:
     unfilled_target: tuple[str, ...] = ()  # target columns no source column loads
 
 
-def for_new_table(source: SourceTable) -> ColumnMatch:
-    """Every source column, renamed and typed for a table snowpg creates."""
-    names = naming.map_identifiers([c.name for c in source.columns])
+def for_new_table(source: SourceTable, case: naming.IdentifierCase = "lower") -> ColumnMatch:
+    """Every source column, renamed (``case`` policy) and typed for a table snowpg creates.
+
+    Raises :class:`ConfigError` naming the table when two columns map to one PostgreSQL name.
+    """
+    try:
+        names = naming.map_identifiers([c.name for c in source.columns], case)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"table {source.qualified}: {exc.message}",
+            hint=exc.hint,
+            table=source.name,
+            column=exc.column,
+        ) from None
     mappings = tuple(
         ColumnMapping(
             source=c.name,
@@ -40,7 +51,9 @@ def for_new_table(source: SourceTable) -> ColumnMatch:
     return ColumnMatch(mappings=mappings)
 
 
-def match_existing(source: SourceTable, target: Sequence[TargetColumn]) -> ColumnMatch:
+def match_existing(
+    source: SourceTable, target: Sequence[TargetColumn], case: naming.IdentifierCase = "lower"
+) -> ColumnMatch:
     """Match source columns to the columns of an existing target table by name.
 
     Raises :class:`ConfigError` when a case-insensitive match is ambiguous or nothing matches.
@@ -60,7 +73,7 @@ def match_existing(source: SourceTable, target: Sequence[TargetColumn]) -> Colum
             continue
         # The name snowpg gives a column it creates (shortened beyond 63 bytes) finds the
         # column again when the table was created by an earlier run.
-        derived = by_exact.get(naming.target_identifier(col.name))
+        derived = by_exact.get(naming.target_identifier(col.name, case))
         candidates = [derived] if derived else by_folded.get(col.name.casefold(), [])
         if len(candidates) > 1:
             listed = ", ".join(f'"{c.name}"' for c in candidates)

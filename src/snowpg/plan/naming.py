@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Literal
 
 from snowpg.errors import ConfigError
 
@@ -19,10 +20,16 @@ from snowpg.errors import ConfigError
 PG_MAX_IDENTIFIER_BYTES = 63
 _HASH_CHARS = 8
 
+IdentifierCase = Literal["lower", "preserve"]
 
-def target_identifier(snowflake_name: str) -> str:
-    """The PostgreSQL name for a Snowflake table or column name."""
-    if not any(ch.islower() for ch in snowflake_name):
+
+def target_identifier(snowflake_name: str, case: IdentifierCase = "lower") -> str:
+    """The PostgreSQL name for a Snowflake table or column name under the ``case`` policy.
+
+    ``lower`` (the default) lower-cases names without any lower-case letter; ``preserve`` keeps
+    every name exactly as Snowflake stores it. Both shorten names beyond 63 bytes.
+    """
+    if case == "lower" and not any(ch.islower() for ch in snowflake_name):
         name = snowflake_name.lower()
     else:
         name = snowflake_name
@@ -45,7 +52,20 @@ def shorten(name: str, *, full_name: str | None = None) -> str:
     return prefix + suffix
 
 
-def map_identifiers(names: Sequence[str]) -> dict[str, str]:
+def rename_reason(snowflake_name: str, target: str) -> str | None:
+    """Why ``target`` differs from ``snowflake_name`` (for the plan's mapping report), or None."""
+    if target == snowflake_name:
+        return None
+    reasons = []
+    lowered = snowflake_name.lower()
+    if lowered != snowflake_name and target == shorten(lowered, full_name=snowflake_name):
+        reasons.append("lower-cased")
+    if len(snowflake_name.encode("utf-8")) > PG_MAX_IDENTIFIER_BYTES:
+        reasons.append("shortened to 63 bytes with a hash suffix")
+    return ", ".join(reasons) if reasons else "renamed"
+
+
+def map_identifiers(names: Sequence[str], case: IdentifierCase = "lower") -> dict[str, str]:
     """Map each Snowflake name to its PostgreSQL name; two names may not share a target.
 
     Raises :class:`ConfigError` naming both source names and the shared target.
@@ -53,7 +73,7 @@ def map_identifiers(names: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
     for name in names:
-        target = target_identifier(name)
+        target = target_identifier(name, case)
         other = seen.get(target)
         if other is not None and other != name:
             raise ConfigError(

@@ -31,13 +31,14 @@ def plan_table(
     src = source_catalog.describe_table(
         sf_conn, source.source_sf_database, source.source_sf_schema, table.source
     )
-    target_table = table.target_name
+    target_table = settings.target_table_name(table)
+    case = settings.identifier_case
     existing = target_catalog.table_columns(pg_conn, source.target_pg_schema, target_table)
     if existing is None:
-        match = columns.for_new_table(src)
+        match = columns.for_new_table(src, case)
         target_pk = columns.target_primary_key(src, match)
     else:
-        match = columns.match_existing(src, existing)
+        match = columns.match_existing(src, existing, case)
         target_pk = ()
     _check_configured_columns(src, table)
 

@@ -27,7 +27,7 @@ from snowpg.status.rows import TableKey
 log = logging.getLogger("snowpg.status.schema")
 
 SCHEMA = "migration_status"
-SCHEMA_VERSION = "snowpg status schema v1"
+SCHEMA_VERSION = "snowpg status schema v2"
 
 # Two-int4 advisory keys live in a key space apart from the single-bigint keys the engine uses
 # per source, so they cannot collide. 0x736E6F77 is "snow".
@@ -37,7 +37,14 @@ ADVISORY_KEY = (0x736E6F77, 1)
 # script has run to the end.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "migration_runs": ("source_name", "heartbeat_at"),
-    "migration_table_status": ("estimated_rows", "chunking_method", "total_bytes"),
+    "migration_table_status": (
+        "estimated_rows",
+        "chunking_method",
+        "total_bytes",
+        "verified_at",
+        "verify_status",
+        "verify_detail",
+    ),
     "migration_chunk_status": (
         "lease_owner",
         "lease_backend_pid",
@@ -46,6 +53,9 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
         "bytes_copied",
         "duration_seconds",
         "attempts",
+        "verified_at",
+        "verify_status",
+        "verify_detail",
     ),
 }
 INDEXES = (

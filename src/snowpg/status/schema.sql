@@ -94,6 +94,17 @@ ALTER TABLE migration_status.migration_chunk_status
 COMMENT ON COLUMN migration_status.migration_chunk_status.lease_expires_at IS
     'UTC (now() AT TIME ZONE ''UTC''), so sessions with different TimeZone settings agree on expiry';
 
+-- Verification (snowpg verify / migrate --verify): v2. verify_status is match, mismatch or error.
+ALTER TABLE migration_status.migration_table_status
+    ADD COLUMN IF NOT EXISTS verified_at TIMESTAMP,
+    ADD COLUMN IF NOT EXISTS verify_status VARCHAR(20),
+    ADD COLUMN IF NOT EXISTS verify_detail JSONB;
+
+ALTER TABLE migration_status.migration_chunk_status
+    ADD COLUMN IF NOT EXISTS verified_at TIMESTAMP,
+    ADD COLUMN IF NOT EXISTS verify_status VARCHAR(20),
+    ADD COLUMN IF NOT EXISTS verify_detail JSONB;
+
 -- Claiming filters on run and status and orders by table and chunk.
 CREATE INDEX IF NOT EXISTS idx_chunk_status_claim
     ON migration_status.migration_chunk_status
@@ -171,4 +182,4 @@ LEFT JOIN LATERAL (
 ) c ON true;
 
 -- ensure_schema skips all of the above when this marker and every object are present.
-COMMENT ON VIEW migration_status.v_table_progress IS 'snowpg status schema v1';
+COMMENT ON VIEW migration_status.v_table_progress IS 'snowpg status schema v2';

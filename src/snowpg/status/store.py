@@ -44,6 +44,7 @@ from snowpg.status.schema import Conn, clip, fetch_all, fetch_one, key_params, o
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "LostClaim",
+    "add_nul_fixed",
     "add_skipped_table",
     "add_table",
     "chunk_status_counts",
@@ -296,6 +297,24 @@ def update_table_metadata(conn: Conn, key: TableKey, patch: dict[str, Any]) -> N
             " WHERE {table_where}"
         ),
         {**key_params(key), "patch": Jsonb(patch)},
+    )
+
+
+def add_nul_fixed(conn: Conn, key: TableKey, counts: dict[str, int]) -> None:
+    """Add per-column counts of NUL-cleaned values to ``metadata.nul_fixed``; caller txn.
+
+    One UPDATE, so concurrent chunks of the table add up (the row lock orders them and each
+    reads the committed counts it waited for).
+    """
+    conn.execute(
+        q(
+            "UPDATE {tables} SET metadata = jsonb_set(coalesce(metadata, '{{}}'), '{{nul_fixed}}',"
+            " coalesce(metadata -> 'nul_fixed', '{{}}') || (SELECT jsonb_object_agg(e.key,"
+            " coalesce((metadata -> 'nul_fixed' ->> e.key)::bigint, 0) + e.value::bigint)"
+            " FROM jsonb_each_text(%(counts)s) AS e))"
+            " WHERE {table_where}"
+        ),
+        {**key_params(key), "counts": Jsonb(counts)},
     )
 
 

@@ -57,6 +57,10 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
             for idx in catalog.secondary_indexes(conn, schema, table):
                 saved.append({"name": idx.name, "definition": idx.definition})
                 cur.execute(ddl.drop_index(schema, idx.name))
+        if plan.incremental is not None:
+            from snowpg.copy import upsert  # the copy package imports target modules
+
+            upsert.prepare_target(conn, plan)
         key = store.add_table(
             conn,
             run_id=run_id,
@@ -78,6 +82,7 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
                 "skipped_source_columns": list(plan.skipped_source_columns),
                 "unfilled_target_columns": list(plan.unfilled_target_columns),
                 "source_filter": plan.source_filter,
+                **({"incremental": plan.incremental} if plan.incremental is not None else {}),
             },
         )
         if saved:

@@ -1,0 +1,150 @@
+"""The two ceilings: reading the table as Arrow (source) and COPYing pre-encoded data (sink)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+
+from bench import schema
+from snowpg.copy.encode import encode_batch
+
+
+@dataclass
+class Timed:
+    seconds: float
+    rows: int
+    cpu_seconds: float | None = None
+    note: str = ""
+
+
+def _parallel(items: list[Any], threads: int, fn: Callable[[int, Any], None]) -> None:
+    """``fn(thread_no, item)`` for every item on ``threads`` threads; re-raise the first error."""
+    work: queue.Queue[Any] = queue.Queue()
+    for item in items:
+        work.put(item)
+    errors: list[BaseException] = []
+
+    def loop(no: int) -> None:
+        while not errors:
+            try:
+                item = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fn(no, item)
+            except BaseException as exc:
+                errors.append(exc)
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _fetch(conn: Any, sql: str) -> pa.Table:
+    cur = conn.cursor()
+    cur.execute(sql)
+    batches = list(cur.fetch_arrow_batches())
+    cur.close()
+    return pa.concat_tables(batches) if batches else pa.table({})
+
+
+def source_ranged(
+    connect: Callable[[], Any], rows: int, batch_size: int, threads: int
+) -> tuple[Timed, dict[int, pa.Table]]:
+    """Every key range fetched as Arrow on ``threads`` connections, like snowpg's chunks."""
+    conns = [connect() for _ in range(threads)]
+    out: dict[int, pa.Table] = {}
+    ranges = schema.key_ranges(rows, batch_size)
+
+    def one(no: int, rng: tuple[int, int]) -> None:
+        sql = f"SELECT {schema.SF_NAMES} FROM {schema.TABLE} WHERE ID >= {rng[0]} AND ID < {rng[1]}"
+        out[rng[0]] = _fetch(conns[no], sql)
+
+    started = time.perf_counter()
+    _parallel(ranges, threads, one)
+    seconds = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    got = sum(t.num_rows for t in out.values())
+    return Timed(seconds, got, note=f"{len(ranges)} queries on {threads} connections"), out
+
+
+def source_single(connect: Callable[[], Any]) -> Timed:
+    """The whole table as one query (the server returns it as one inline rowset)."""
+    conn = connect()
+    started = time.perf_counter()
+    table = _fetch(conn, f"SELECT {schema.SF_NAMES} FROM {schema.TABLE}")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return Timed(seconds, table.num_rows, note="one query, one connection")
+
+
+def encode_all(tables: dict[int, pa.Table]) -> tuple[Timed, dict[int, bytes]]:
+    """snowpg's Arrow->CSV encoding of every chunk (CPU-bound; measured on one thread)."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    encoded = {k: encode_batch(t, json_columns=schema.JSON_COLUMNS).data for k, t in tables.items()}
+    rows = sum(t.num_rows for t in tables.values())
+    return Timed(time.perf_counter() - t0, rows, time.process_time() - cpu0), encoded
+
+
+def sink_csv(dsn: str, encoded: dict[int, bytes], rows: int, threads: int) -> Timed:
+    """COPY of the already encoded CSV, one transaction per chunk, on ``threads`` connections."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_sink_csv")
+        conn.execute(f"CREATE TABLE bench_sink_csv ({schema.PG_COLUMNS})")
+    conns = [psycopg.connect(dsn) for _ in range(threads)]
+    stmt = f"COPY bench_sink_csv ({schema.PG_NAMES}) FROM STDIN (FORMAT csv)"
+
+    def one(no: int, key: int) -> None:
+        conn = conns[no]
+        with conn.cursor() as cur, cur.copy(stmt) as copy:  # type: ignore[arg-type]
+            data = memoryview(encoded[key])
+            for start in range(0, len(data), 8 << 20):
+                copy.write(data[start : start + (8 << 20)])
+        conn.commit()
+
+    started = time.perf_counter()
+    _parallel(sorted(encoded), threads, one)
+    seconds = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    return Timed(seconds, rows, note=f"CSV COPY, {threads} connections")
+
+
+def sink_adbc(dsn: str, tables: dict[int, pa.Table], rows: int, threads: int) -> Timed:
+    """Binary COPY of the Arrow tables through ADBC's ``adbc_ingest`` (no CSV step at all)."""
+    try:
+        import adbc_driver_postgresql.dbapi as adbc
+    except ImportError:
+        return Timed(float("nan"), 0, note="adbc-driver-postgresql not installed")
+    first = tables[min(tables)]
+    with adbc.connect(dsn) as conn:
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS bench_sink_adbc")
+            cur.adbc_ingest("bench_sink_adbc", first.slice(0, 0), mode="create")
+        conn.commit()
+    conns = [adbc.connect(dsn) for _ in range(threads)]
+
+    def one(no: int, key: int) -> None:
+        conn = conns[no]
+        with conn.cursor() as cur:
+            cur.adbc_ingest("bench_sink_adbc", tables[key], mode="append")
+        conn.commit()
+
+    started = time.perf_counter()
+    _parallel(sorted(tables), threads, one)
+    seconds = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    return Timed(seconds, rows, note=f"ADBC binary COPY, {threads} connections (types by ADBC)")

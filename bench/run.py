@@ -1,0 +1,309 @@
+"""snowpg benchmark: ceilings, snowpg end to end, naive baselines, scale-out — one command.
+
+    .venv/bin/python -m bench.run --rows 1000000
+
+Starts a fakesnow server (restarted between heavy phases: its memory grows with every full-table
+fetch) and an embedded PostgreSQL (or uses ``SNOWPG_TEST_POSTGRES_DSN``), generates the mixed
+table, measures everything in one run, prints a table, and stops both servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import ceilings, procs, schema
+from snowpg.demo import servers
+
+DATABASE = "BENCHDB"
+PG_DATABASE = "snowpg_bench"
+
+
+@dataclass
+class Row:
+    name: str
+    rows: int
+    seconds: float
+    rss_mb: float | None = None
+    cpu_s: float | None = None
+    note: str = ""
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work = Path(args.work_dir).resolve()
+        self.results: list[Row] = []
+        self.fake: servers.FakesnowServer | None = None
+        self.pg: servers.LocalPostgres | None = None
+        self.bytes_per_row = 0.0
+
+    # servers ---------------------------------------------------------------------------
+    def start(self) -> None:
+        shutil.rmtree(self.work / "fakesnow", ignore_errors=True)
+        dsn = os.environ.get("SNOWPG_TEST_POSTGRES_DSN")
+        if dsn:
+            self.pg = servers.postgres_from_dsn(dsn)
+        else:
+            self.pg = servers.start_embedded_postgres(self.work / "pg")
+        with psycopg.connect(self.pg.dsn(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        self.restart_fakesnow()
+
+    def restart_fakesnow(self) -> None:
+        """A fresh server holding a freshly generated table (in server mode fakesnow keeps its
+        databases in memory only, and regenerating 1M rows takes about a second)."""
+        if self.fake is not None:
+            self.fake.stop()
+        self.fake = servers.start_fakesnow(self.work / "fakesnow")
+        self.generate()
+
+    def stop(self) -> None:
+        if self.fake is not None:
+            self.fake.stop()
+        if self.pg is not None:
+            with psycopg.connect(self.pg.dsn(), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+            self.pg.stop()
+
+    def sf(self) -> Any:
+        assert self.fake is not None
+        return self.fake.connect(network_timeout=600, database=DATABASE, schema="PUBLIC")
+
+    def dsn(self) -> str:
+        assert self.pg is not None
+        return self.pg.dsn(PG_DATABASE)
+
+    def env(self) -> dict[str, str]:
+        assert self.fake is not None and self.pg is not None
+        return {**self.fake.env(), **self.pg.env()}
+
+    def say(self, text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    # phases ----------------------------------------------------------------------------
+    def generate(self) -> None:
+        t0 = time.perf_counter()
+        conn = self.sf()
+        schema.create_table(conn, DATABASE, self.args.rows)
+        conn.close()
+        self.say(f"generated {self.args.rows:,} rows in {time.perf_counter() - t0:.1f}s")
+
+    def ceilings(self) -> None:
+        a = self.args
+        self.restart_fakesnow()
+        timed, tables = ceilings.source_ranged(self.sf, a.rows, a.batch_size, a.threads)
+        self.bytes_per_row = sum(t.nbytes for t in tables.values()) / max(1, timed.rows)
+        self.add(Row("source ceiling: key ranges", timed.rows, timed.seconds, note=timed.note))
+        self.restart_fakesnow()
+        timed = ceilings.source_single(self.sf)
+        self.add(Row("source: one query", timed.rows, timed.seconds, note=timed.note))
+        enc, encoded = ceilings.encode_all(tables)
+        self.add(
+            Row(
+                "encode Arrow->CSV only",
+                enc.rows,
+                enc.seconds,
+                None,
+                enc.cpu_seconds,
+                note="snowpg's encoder, one thread, CPU in the cpu column",
+            )
+        )
+        timed = ceilings.sink_csv(self.dsn(), encoded, a.rows, a.threads)
+        self.add(Row("sink ceiling: CSV COPY", timed.rows, timed.seconds, note=timed.note))
+        del encoded
+        timed = ceilings.sink_adbc(self.dsn(), tables, a.rows, a.threads)
+        self.add(Row("sink: ADBC binary COPY", timed.rows, timed.seconds, note=timed.note))
+        del tables
+
+    def snowpg(
+        self, label: str, threads: int, batch: int, processes: int = 1, profile: bool = False
+    ) -> None:
+        self.restart_fakesnow()
+        name = f"{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}_{int(time.time())}"
+        config = {
+            "parallel_threads": threads,
+            "batch_size": batch,
+            "sources": [
+                {
+                    "source_name": name,
+                    "source_sf_database": DATABASE,
+                    "source_sf_schema": "PUBLIC",
+                    "target_pg_database": PG_DATABASE,
+                    "target_pg_schema": "public",
+                    "tables": [{"source": schema.TABLE, "truncate_onstart": True}],
+                }
+            ],
+        }
+        path = self.work / f"{name}.json"
+        path.write_text(json.dumps(config))
+        cmd = procs.snowpg_command("migrate", "--config", str(path))
+        if profile:
+            # py-spy samples every thread (pyinstrument would see only the idle main thread).
+            out = self.work / f"{name}.pyspy.txt"
+            cmd = [
+                str(Path(cmd[0]).with_name("py-spy")),
+                "record",
+                "--format",
+                "raw",
+                "-r",
+                "50",
+                "-o",
+                str(out),
+                "--",
+                *cmd,
+            ]
+        group = procs.run_together([cmd] * processes, self.env(), self.work / "logs", name)
+        if not group.ok:
+            logs = ", ".join(str(p.log) for p in group.procs if p.returncode)
+            raise SystemExit(f"snowpg migrate failed ({label}); see {logs}")
+        with psycopg.connect(self.dsn()) as conn:
+            got = conn.execute("SELECT count(*) FROM public.bench").fetchone()
+        rows = int(got[0]) if got else 0
+        if rows != self.args.rows:
+            raise SystemExit(f"{label}: target holds {rows} rows, expected {self.args.rows}")
+        note = f"parallel_threads={threads}, batch_size={batch}"
+        if processes > 1:
+            note += f", {processes} processes (RSS: largest one; CPU: sum)"
+        if profile:  # the figures would be py-spy's (RSS) or include it (CPU)
+            note += "; RSS/CPU not measured under py-spy"
+            self.add(Row(label, rows, group.seconds, None, None, note))
+            return
+        self.add(Row(label, rows, group.seconds, group.max_rss_mb, group.cpu_seconds, note))
+
+    def baseline(self, kind: str, rows: int) -> None:
+        self.restart_fakesnow()
+        rows = min(rows, self.args.rows)
+        cmd = [
+            procs.snowpg_command()[0],
+            "-m",
+            "bench.baselines",
+            kind,
+            "--rows",
+            str(rows),
+            "--database",
+            DATABASE,
+            "--dsn",
+            self.dsn(),
+        ]
+        group = procs.run_together([cmd], self.env(), self.work / "logs", kind)
+        proc = group.procs[0]
+        if not group.ok:
+            self.say(f"baseline {kind} failed; see {proc.log}")
+            return
+        out = json.loads(proc.log.read_text().strip().splitlines()[-1])
+        scale = self.args.rows / out["rows"]
+        note = f"run on {out['rows']:,} rows, time extrapolated x{scale:g}" if scale != 1 else ""
+        self.add(
+            Row(
+                f"naive: {kind}",
+                self.args.rows,
+                out["seconds"] * scale,
+                proc.max_rss_mb,
+                proc.cpu_seconds * scale,
+                note,
+            )
+        )
+
+    def add(self, row: Row) -> None:
+        self.results.append(row)
+        self.say(f"{row.name}: {row.rows:,} rows in {row.seconds:.2f}s {row.note}")
+
+    # report ----------------------------------------------------------------------------
+    def ceiling_rate(self) -> float:
+        src = [r for r in self.results if r.name.startswith("source ceiling")]
+        snk = [r for r in self.results if r.name.startswith("sink ceiling")]
+        rates = [r.rows / r.seconds for r in src + snk if r.seconds > 0]
+        return min(rates) if len(rates) == 2 else math.nan
+
+    def table(self) -> str:
+        ceiling = self.ceiling_rate()
+        mb = self.bytes_per_row / 1e6
+        lines = [
+            "| measurement | rows/s | MB/s | x ceiling | peak RSS MB | CPU s/M rows | notes |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in self.results:
+            rate = r.rows / r.seconds if r.seconds > 0 else math.nan
+            rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else ""
+            cpu = f"{r.cpu_s / (r.rows / 1e6):.2f}" if r.cpu_s is not None else ""
+            lines.append(
+                f"| {r.name} | {rate:,.0f} | {rate * mb:.1f} | {rate / ceiling:.2f} | {rss} | "
+                f"{cpu} | {r.note} |"
+            )
+        return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--threads", type=int, default=4, help="snowpg default parallel_threads")
+    p.add_argument("--batch-size", type=int, default=100_000, help="snowpg default batch_size")
+    p.add_argument("--tuned", default="2x50000", help="tuned setting, THREADSxBATCH")
+    p.add_argument("--pandas-rows", type=int, default=200_000, help="rows for the pandas baseline")
+    p.add_argument("--executemany-rows", type=int, default=50_000)
+    p.add_argument("--scale", default="1,2,4", help="process counts for scale-out ('' to skip)")
+    p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument("--profile", action="store_true", help="py-spy an extra default snowpg run")
+    p.add_argument("--work-dir", default=".bench-work")
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args(argv)
+    bench = Bench(args)
+    steps: list[Callable[[], None]] = [bench.ceilings]
+    steps.append(lambda: bench.snowpg("snowpg default", args.threads, args.batch_size))
+    if args.profile:
+        steps.append(
+            lambda: bench.snowpg("profiled (py-spy)", args.threads, args.batch_size, profile=True)
+        )
+    t, b = (int(x) for x in args.tuned.split("x"))
+    steps.append(lambda: bench.snowpg("snowpg tuned", t, b))
+    if not args.skip_baselines:
+        steps.append(lambda: bench.baseline("pandas", args.pandas_rows))
+        steps.append(lambda: bench.baseline("executemany", args.executemany_rows))
+    for n in [int(x) for x in args.scale.split(",") if x.strip()]:
+        steps.append(
+            lambda n=n: bench.snowpg(f"scale-out {n} proc", args.threads, args.batch_size, n)
+        )
+    print(f"snowpg benchmark, {args.rows:,} rows; {machine()}; {time.strftime('%Y-%m-%d %H:%M')}")
+    try:
+        bench.start()
+        for step in steps:
+            step()
+    finally:
+        bench.stop()
+    print(f"\nbytes per row (Arrow, in memory): {bench.bytes_per_row:.0f}")
+    print("x ceiling = rows/s divided by min(source ceiling, sink ceiling)\n")
+    print(bench.table())
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps([r.__dict__ for r in bench.results] + [{"machine": machine()}], indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

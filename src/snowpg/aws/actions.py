@@ -1,0 +1,362 @@
+"""What each Lambda action does, over the engine; returns the answer's ``body``.
+
+``body.status`` is ``completed``, ``partial`` (more work remains: call again) or ``failed``. The
+handler turns errors into answers; here they are raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from snowpg.aws import timing
+from snowpg.aws.events import Request
+from snowpg.aws.failures import failure_message, find_run_id
+from snowpg.config import Settings, SourceConfig
+from snowpg.errors import ConfigError
+from snowpg.logs import redact
+
+log = logging.getLogger("snowpg.aws")
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def run(request: Request, settings: Settings, context: LambdaContext | None) -> dict[str, Any]:
+    sources = settings.select_sources(list(request.source_names or ()) or None)
+    if not sources:
+        raise ConfigError(
+            "no enabled source in the configuration; name one with source_name",
+            field="source_name",
+        )
+    body = _ACTIONS[request.action](request, settings, sources, context)
+    body["action"] = request.action
+    body["requested_action"] = request.requested_action
+    return body
+
+
+def validate_config(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    out = []
+    for src in sources:
+        tables = src.select_tables(list(request.tables_filter or ()) or None)
+        out.append(
+            {
+                "source_name": src.source_name,
+                "enabled": src.enabled,
+                "source": f"{src.source_sf_database}.{src.source_sf_schema}",
+                "target": f"{src.target_pg_database}.{src.target_pg_schema}",
+                "tables": [t.source for t in tables],
+            }
+        )
+    return {"status": "completed", "message": "configuration is valid", "sources": out}
+
+
+def test_connections(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    from snowpg.checks import check_connections
+
+    checks = check_connections(settings, sources)
+    failed = [c for c in checks if not c.ok]
+    return {
+        "status": "failed" if failed else "completed",
+        "message": "; ".join(f"{c.name}: {c.detail}" for c in failed) or "all connections work",
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+    }
+
+
+def migrate(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    from snowpg.engine import migrate_source
+
+    results: list[dict[str, Any]] = []
+    for i, src in enumerate(sources):
+        budget = _budget(settings, src, request, context, first=i == 0)
+        if budget is not None and budget.deadline <= time.monotonic():
+            results.append({"source_name": src.source_name, "status": "partial", "run_id": None})
+            continue
+        options = _options(request, deadline=budget.deadline if budget else None)
+        summary = migrate_source(settings, src, options)
+        entry = summary_json(summary)
+        if budget is not None:
+            entry["budget"] = budget.to_json()
+        results.append(entry)
+        log.info(
+            "source %s: run %s %s, %d row(s) copied by this invocation",
+            src.source_name,
+            summary.run_id,
+            entry["status"],
+            summary.rows_this_process,
+            extra={"run_id": summary.run_id, "source_name": src.source_name},
+        )
+    return _aggregate(results)
+
+
+def prepare(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    """Create (or find) the run and plan every table, copying nothing: the fan-out's first step."""
+    from snowpg.engine import migrate_source
+
+    results = []
+    for src in sources:
+        # A deadline already past: the workers stop before their first claim.
+        summary = migrate_source(settings, src, _options(request, deadline=time.monotonic() - 1))
+        results.append(summary_json(summary))
+    return _aggregate(results)
+
+
+def status(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    from snowpg.status.report import collect_status
+
+    run = request.run_id or request.resume_run_id
+    reports = [
+        collect_status(settings, src, str(run) if run else None).to_json() for src in sources
+    ]
+    states = [_run_state(r.get("run_status")) for r in reports]
+    body: dict[str, Any] = {"status": _worst(states), "runs": reports}
+    if len(reports) == 1:
+        body["run_id"] = reports[0].get("run_id")
+    return body
+
+
+def verify(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    """Compare source and target per chunk (row counts and checksums) for each source's run."""
+    from snowpg.verify.run import verify_source
+
+    run = request.run_id or request.resume_run_id
+    tables = list(request.tables_filter) if request.tables_filter else None
+    results: list[dict[str, Any]] = []
+    for src in sources:
+        report = verify_source(settings, src, str(run) if run else None, tables)
+        results.append(
+            {
+                "source_name": src.source_name,
+                "run_id": str(report.run_id),
+                "status": answer_status(report.exit_code),
+                "differences": report.differences,
+                "tables": [
+                    {
+                        "source_table": t.source_table,
+                        "target": t.target,
+                        "status": t.status,
+                        **({"note": t.note} if t.note else {}),
+                        **t.detail(),
+                    }
+                    for t in report.tables
+                ],
+            }
+        )
+    body: dict[str, Any] = {"status": _worst([r["status"] for r in results]), "sources": results}
+    if len(results) == 1:
+        body["run_id"] = results[0]["run_id"]
+    return body
+
+
+def record_failure(
+    request: Request, settings: Settings, sources: list[SourceConfig], context: Any
+) -> dict[str, Any]:
+    """Mark the run of a failed Step Functions execution failed, keeping an earlier message."""
+    from snowpg.status import store
+    from snowpg.target import connection as pg_connection
+
+    state = request.failure or {}
+    run_id = request.run_id or find_run_id(state)
+    message = failure_message(state, request.execution)
+    log.error("execution failed: %s", message, extra={"run_id": run_id})
+    if run_id is None or len(sources) != 1:
+        return {"status": "completed", "recorded": False, "message": message, "run_id": None}
+    conn = pg_connection.connect(settings.postgres, sources[0].target_pg_database)
+    try:
+        run = store.get_run(conn, run_id)
+        conn.commit()
+        recorded = False
+        # The engine's own message (e.g. which tables failed) is the better one: keep it.
+        keep = (
+            run is None
+            or run.status == "completed"
+            or bool(run.status == "failed" and run.error_message)
+        )
+        if not keep:
+            store.set_run_status(conn, run_id, "failed", message)
+            recorded = True
+    finally:
+        conn.close()
+    return {"status": "completed", "recorded": recorded, "message": message, "run_id": str(run_id)}
+
+
+_ACTIONS = {
+    "validate_config": validate_config,
+    "test_connections": test_connections,
+    "migrate": migrate,
+    "prepare": prepare,
+    "status": status,
+    "verify": verify,
+    "record_failure": record_failure,
+}
+
+
+# helpers ------------------------------------------------------------------------------------
+
+
+def _options(request: Request, deadline: float | None) -> Any:
+    from snowpg.engine import MigrateOptions
+
+    tables = list(request.tables_filter) if request.tables_filter else None
+    if request.run_id is not None:  # continue exactly this run, whatever the first call asked
+        return MigrateOptions(tables_filter=tables, resume_run_id=request.run_id, deadline=deadline)
+    return MigrateOptions(
+        tables_filter=tables,
+        no_resume=request.no_resume,
+        resume_run_id=request.resume_run_id,
+        resume_max_age_hours=request.resume_max_age_hours,
+        deadline=deadline,
+    )
+
+
+def _budget(
+    settings: Settings, src: SourceConfig, request: Request, context: Any, *, first: bool
+) -> timing.Budget | None:
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return None
+    buffer = float(settings.lambda_timeout_buffer_seconds)
+    remaining_ms = float(context.get_remaining_time_in_millis())
+    if not first and remaining_ms / 1000.0 <= buffer:
+        return timing.Budget(remaining_ms / 1000.0, buffer, time.monotonic(), False)
+    longest = longest_chunk_seconds(settings, src, request.run_id or request.resume_run_id)
+    return timing.plan_budget(remaining_ms, buffer, longest, time.monotonic())
+
+
+def longest_chunk_seconds(
+    settings: Settings, src: SourceConfig, run_id: uuid.UUID | None
+) -> float | None:
+    """The longest completed chunk of ``run_id`` (else the source's newest run), in seconds."""
+    from snowpg.target import connection as pg_connection
+
+    conn = pg_connection.connect(settings.postgres, src.target_pg_database, autocommit=True)
+    try:
+        found = conn.execute(
+            "SELECT to_regclass('migration_status.migration_chunk_status') IS NOT NULL"
+        ).fetchone()
+        if not found or not found[0]:
+            return None
+        if run_id is None:
+            row = conn.execute(
+                "SELECT run_id FROM migration_status.migration_runs WHERE source_name = %s"
+                " ORDER BY started_at DESC LIMIT 1",
+                (src.source_name,),
+            ).fetchone()
+            if row is None:
+                return None
+            run_id = row[0]
+        longest = conn.execute(
+            "SELECT max(duration_seconds) FROM migration_status.migration_chunk_status"
+            " WHERE run_id = %s AND status = 'completed'",
+            (run_id,),
+        ).fetchone()
+        return float(longest[0]) if longest and longest[0] is not None else None
+    finally:
+        conn.close()
+
+
+def answer_status(exit_code: int) -> str:
+    """The handler's status for a RunSummary's exit code (0 done, 1 failed, 3 work remains)."""
+    return {0: "completed", 1: "failed"}.get(exit_code, "partial")
+
+
+def summary_json(summary: Any) -> dict[str, Any]:
+    tables = [
+        {
+            "source_table": t.source_table,
+            "target": t.target,
+            "status": t.status,
+            "total_chunks": t.total_chunks,
+            "completed_chunks": t.completed_chunks,
+            "failed_chunks": t.failed_chunks,
+            "rows": t.rows,
+            **({"error": t.error} if t.error else {}),
+        }
+        for t in summary.tables
+    ]
+    total = sum(t.total_chunks for t in summary.tables)
+    done = sum(t.completed_chunks for t in summary.tables)
+    failed = sum(t.failed_chunks for t in summary.tables)
+    return {
+        "source_name": summary.source_name,
+        "run_id": str(summary.run_id),
+        "status": answer_status(summary.exit_code),
+        "run_status": "partial" if summary.status == "running" else summary.status,
+        "resumed": summary.resumed,
+        "rows": summary.rows,
+        "rows_this_invocation": summary.rows_this_process,
+        "retries": summary.retries,
+        "chunks": {
+            "total": total,
+            "completed": done,
+            "failed": failed,
+            "remaining": total - done - failed,
+        },
+        "deadline_hit": summary.deadline_hit,
+        "seconds": round(summary.seconds, 3),
+        "tables": tables,
+        "errors": [redact(e) for e in summary.errors[:20]],
+    }
+
+
+def _aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
+    state = _worst([r["status"] for r in results])
+    body: dict[str, Any] = {"status": state}
+    if len(results) == 1:
+        body["source_name"] = results[0]["source_name"]
+        body["run_id"] = results[0].get("run_id")
+    for key in ("rows", "rows_this_invocation", "retries"):
+        body[key] = sum(int(r.get(key, 0)) for r in results)
+    body["chunks"] = {
+        k: sum(int(r.get("chunks", {}).get(k, 0)) for r in results)
+        for k in ("total", "completed", "failed", "remaining")
+    }
+    body["message"] = "; ".join(_one_line(r) for r in results)
+    body["sources"] = results
+    return body
+
+
+def _one_line(r: Mapping[str, Any]) -> str:
+    if r.get("run_id") is None:
+        return f"source {r['source_name']}: not started (no time left in this invocation)"
+    chunks = r.get("chunks", {})
+    text = (
+        f"source {r['source_name']}: run {r['run_id']} {r['status']}, "
+        f"{chunks.get('completed', 0)}/{chunks.get('total', 0)} chunk(s), {r.get('rows', 0)} rows"
+    )
+    if r["status"] == "partial":
+        text += "; call again to continue"
+    elif r["status"] == "failed":
+        text += f"; {chunks.get('failed', 0)} chunk(s) failed, see the errors"
+    return text
+
+
+def _worst(states: Sequence[str]) -> str:
+    if "failed" in states:
+        return "failed"
+    if any(s != "completed" for s in states):
+        return "partial"
+    return "completed"
+
+
+def _run_state(run_status: Any) -> str:
+    if run_status in ("completed", "failed"):
+        return str(run_status)
+    return "partial"

@@ -1,0 +1,245 @@
+"""``snowpg status``, ``snowpg serve`` and ``snowpg report``: read-only views of migration_status.
+
+Registered on the app by :mod:`snowpg.cli.app`. Each reads only the ``migration_status`` schema of
+the sources' target databases, so they work from any machine that can reach the target PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from snowpg.observe.fmt import human_bytes, human_duration, human_rate
+from snowpg.status.report import StatusReport, collect_status
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="config.json path [default: $SNOWPG_CONFIG or ./config.json]"
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source", "-s", help="source_name (comma-separated for several) [default: all enabled]"
+    ),
+]
+RunOpt = Annotated[
+    str | None, typer.Option("--run", help="a run id [default: the newest run of each source]")
+]
+
+STATUS_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "partial": "yellow",
+    "running": "cyan",
+    "in_progress": "cyan",
+    "pending": "dim",
+    "skipped": "dim",
+}
+
+
+def _styled(status: str | None) -> str:
+    s = status or "-"
+    return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def status_view(r: StatusReport) -> RenderableType:
+    """One source's run: a headline, a table per table, then stuck and failed chunks."""
+    if r.run_id is None:
+        return Text(f"source {r.source_name}: no run recorded in {r.target_database}")
+    head = Text.from_markup(
+        f"source [bold]{r.source_name}[/] run {r.run_id}: {_styled(r.run_status)}, "
+        f"started {r.started_at:%Y-%m-%d %H:%M:%S}, elapsed {human_duration(r.seconds)}, "
+        f"rows copied {r.rows_copied:,} ({human_bytes(r.bytes_copied)}), "
+        f"rows/s {human_rate(r.rows_per_second)}, ETA {human_duration(r.eta_seconds)}, "
+        f"retries {r.retries}"
+    )
+    t = Table()
+    for col in ("table", "target", "status", "chunks", "rows", "est. rows", "bytes", "rows/s",
+                "ETA", "retries", "last error"):  # fmt: skip
+        t.add_column(col, justify="right" if col in _NUMERIC else "left")
+    for ts in r.tables:
+        chunks = f"{ts.chunks_completed}/{ts.chunks_total}"
+        if ts.chunks_failed:
+            chunks += f" ([red]{ts.chunks_failed} failed[/])"
+        if ts.stuck_chunks:
+            chunks += f" ([yellow]{len(ts.stuck_chunks)} stuck[/])"
+        t.add_row(
+            ts.source_table,
+            ts.target,
+            _styled(ts.status),
+            chunks,
+            f"{ts.rows_copied:,}",
+            f"{ts.estimated_rows:,}" if ts.estimated_rows is not None else "-",
+            human_bytes(ts.bytes_copied),
+            human_rate(ts.rows_per_second if ts.rows_per_second else ts.average_rows_per_second),
+            human_duration(ts.eta_seconds),
+            str(ts.retries),
+            Text((ts.error_message or "")[:80]),
+        )
+    parts: list[RenderableType] = [head, t]
+    for c in r.stuck_chunks:
+        parts.append(
+            Text.from_markup(
+                f"[yellow]stuck[/] {c.source_table} chunk {c.chunk_id}: in progress for "
+                f"{human_duration(c.seconds)} (worker {c.lease_owner or '-'})"
+            )
+        )
+    for c in r.failed_chunks:
+        line = Text.from_markup(f"[red]failed[/] {c.source_table} chunk {c.chunk_id}: ")
+        line.append(c.error_message or "no message")
+        parts.append(line)
+    return Group(*parts)
+
+
+_NUMERIC = {"chunks", "rows", "est. rows", "bytes", "rows/s", "ETA", "retries"}
+
+
+def status_command(
+    config: ConfigOpt = None,
+    source: SourceOpt = None,
+    run: RunOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="refresh in place until Ctrl-C")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="seconds between refreshes with --watch")
+    ] = 2.0,
+) -> None:
+    """Show runs and per-table progress, rates, ETA, retries, stuck and failed chunks."""
+    from snowpg.cli.app import _load, out_console
+
+    settings = _load(config)
+    sources = settings.select_sources(source)
+
+    def collect() -> list[StatusReport]:
+        return [collect_status(settings, src, run) for src in sources]
+
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in collect()], indent=2, default=str))
+        return
+    if not watch:
+        for r in collect():
+            out_console.print(status_view(r))
+        return
+    try:
+        if not out_console.is_terminal:  # a pipe or a log: one snapshot after another
+            while True:
+                out_console.print(Group(*(status_view(r) for r in collect())))
+                out_console.print(f"-- {time.strftime('%H:%M:%S')}", highlight=False)
+                out_console.file.flush()
+                time.sleep(max(0.2, interval))
+        with Live(console=out_console, auto_refresh=False, screen=False) as live:
+            while True:
+                live.update(Group(*(status_view(r) for r in collect())), refresh=True)
+                time.sleep(max(0.2, interval))
+    except KeyboardInterrupt:
+        return  # Ctrl-C ends --watch; nothing to continue
+
+
+def serve_command(
+    config: ConfigOpt = None,
+    source: SourceOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="address to bind; not localhost needs a token")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="TCP port (0: any free port)")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SNOWPG_SERVE_TOKEN",
+            help="token required in ?token= or 'Authorization: Bearer' [default: random when "
+            "not on localhost]",
+        ),
+    ] = None,
+    refresh: Annotated[
+        float, typer.Option("--refresh", help="seconds between page refreshes")
+    ] = 2.0,
+) -> None:
+    """Serve a read-only status page: runs, progress bars, throughput, stuck/failed chunks."""
+    from snowpg.cli.app import _load, err_console
+    from snowpg.observe.server import ServeOptions, build_server
+
+    settings = _load(config)
+    options = ServeOptions(host=host, port=port, token=token, refresh_ms=int(refresh * 1000))
+    server = build_server(settings, settings.select_sources(source), options)
+    err_console.print(f"snowpg status page: {server.url}  (Ctrl-C to stop)", highlight=False)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def report_command(
+    config: ConfigOpt = None,
+    source: SourceOpt = None,
+    run: RunOpt = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="also write a self-contained HTML report here")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Per-table run report: rows, bytes, duration, throughput, retries, verification."""
+    from snowpg.cli.app import _load, err_console, out_console
+    from snowpg.observe.report_html import render_report
+
+    settings = _load(config)
+    reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
+    else:
+        for r in reports:
+            print_report(out_console, r)
+    if html is not None:
+        html.write_text(render_report(reports), encoding="utf-8")
+        err_console.print(f"wrote {html}", highlight=False)
+
+
+def report_table(r: StatusReport) -> Table:
+    """The per-table run report: what a change ticket needs."""
+    t = Table(
+        title=f"run report — source {r.source_name} — run {r.run_id} — {r.run_status}",
+        title_justify="left",
+    )
+    for col in ("table", "status", "chunks", "rows", "bytes", "duration", "rows/s", "retries",
+                "verification"):  # fmt: skip
+        t.add_column(col, justify="right" if col in _NUMERIC | {"duration"} else "left")
+    for ts in r.tables:
+        t.add_row(
+            ts.source_table,
+            _styled(ts.status),
+            f"{ts.chunks_completed}/{ts.chunks_total}",
+            f"{ts.rows_copied:,}",
+            human_bytes(ts.bytes_copied),
+            human_duration(ts.seconds),
+            human_rate(ts.average_rows_per_second),
+            str(ts.retries),
+            ts.verification or "-",
+        )
+    return t
+
+
+def print_report(console: Console, r: StatusReport) -> None:
+    if r.run_id is None:
+        console.print(f"source {r.source_name}: no run recorded in {r.target_database}")
+        return
+    console.print(report_table(r))
+    console.print(
+        f"total: {r.rows_copied:,} rows, {human_bytes(r.bytes_copied)} in "
+        f"{human_duration(r.seconds)} ({human_rate(r.rows_per_second)} rows/s), "
+        f"{r.retries} retries",
+        highlight=False,
+    )

@@ -1,0 +1,141 @@
+"""``snowpg verify``: compare source and target chunk by chunk; print what differs.
+
+Exit codes: 0 every verified table matches; 1 a difference (or a chunk that could not be
+verified); 3 a table of the run is not complete yet, so it was not verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from snowpg.config import Settings, SourceConfig
+from snowpg.verify.compare import MATCH
+from snowpg.verify.run import TableResult, VerifyReport
+
+# Mismatching chunks printed per table (all are recorded in migration_status).
+MAX_PRINTED_CHUNKS = 20
+
+_STYLE = {"match": "green", "mismatch": "red", "error": "red", "not verified": "yellow"}
+
+
+def print_table_result(console: Console, t: TableResult) -> None:
+    """One line per table, then each mismatching chunk with the keys of its differing rows."""
+    style = _STYLE.get(t.status, "white")
+    line = (
+        f"[{style}]{t.status}[/]  {t.source_table} -> {t.target}: {len(t.chunks)} chunk(s), "
+        f"{t.source_rows:,} source rows, {t.target_rows:,} target rows"
+    )
+    if t.note:
+        line += f" ({t.note})"
+    console.print(line, highlight=False, soft_wrap=True)
+    for c in t.bad_chunks[:MAX_PRINTED_CHUNKS]:
+        if c.error:
+            console.print(f"  chunk {c.chunk_id}: error: {c.error}", highlight=False)
+            continue
+        console.print(
+            f"  chunk {c.chunk_id}: {c.source_rows:,} source rows, {c.target_rows:,} target rows"
+            f" — {c.missing} missing, {c.extra} extra, {c.changed} changed",
+            highlight=False,
+        )
+        for k in c.keys:
+            console.print(f"    {k['kind']:<8} {k['key']}", highlight=False, soft_wrap=True)
+    hidden = len(t.bad_chunks) - MAX_PRINTED_CHUNKS
+    if hidden > 0:
+        console.print(f"  ... and {hidden} more chunk(s); see migration_chunk_status.verify_detail")
+
+
+def report_table(report: VerifyReport) -> Table:
+    t = Table(title=f"verification of run {report.run_id}", title_justify="left")
+    for name in ("table", "result", "chunks", "bad chunks", "missing", "extra", "changed"):
+        t.add_column(name, justify="left" if name in ("table", "result") else "right")
+    for r in report.tables:
+        d = r.detail()
+        t.add_row(
+            r.source_table,
+            f"[{_STYLE.get(r.status, 'white')}]{r.status}[/]",
+            str(len(r.chunks)),
+            str(len(r.bad_chunks)),
+            str(d["missing"]),
+            str(d["extra"]),
+            str(d["changed"]),
+        )
+    return t
+
+
+def summary_line(report: VerifyReport) -> str:
+    ok = sum(1 for t in report.tables if t.status == MATCH)
+    return (
+        f"source {report.source_name}: {ok} of {len(report.tables)} table(s) verified equal, "
+        f"{report.differences} differing row(s)"
+    )
+
+
+def verify_command(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="config.json path [default: $SNOWPG_CONFIG or ./config.json]"
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", "-s", help="source_name (comma-separated) [default: all enabled]"),
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="a run id [default: the source's latest run]")
+    ] = None,
+    tables: Annotated[
+        str | None, typer.Option("--tables", "-t", help="only these source tables, comma-separated")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    """Compare source and target per chunk (row counts and checksums); list differing rows."""
+    from pathlib import Path
+
+    from snowpg.cli import app as cli_app
+    from snowpg.verify.run import verify_source
+
+    settings = cli_app._load(Path(config) if config else None, verbose)
+    wanted = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    worst = 0
+    for src in settings.select_sources(source):
+        report = verify_source(
+            settings,
+            src,
+            run,
+            wanted,
+            on_table=lambda t: print_table_result(cli_app.out_console, t),
+        )
+        cli_app.out_console.print(report_table(report))
+        cli_app.out_console.print(summary_line(report), highlight=False)
+        if report.exit_code == 1 or (report.exit_code and not worst):
+            worst = report.exit_code  # a difference (1) outranks an unfinished table (3)
+    if worst:
+        raise typer.Exit(worst)
+
+
+def verify_after_migrate(
+    settings: Settings, source: SourceConfig, run_id: object, tables: Sequence[str]
+) -> int:
+    """``migrate --verify``: verify the completed tables of the run just made; an exit code.
+
+    0 when every completed table matches (tables left incomplete are reported by migrate itself),
+    1 when any differs.
+    """
+    from snowpg.cli import app as cli_app
+    from snowpg.verify.run import verify_source
+
+    report = verify_source(
+        settings,
+        source,
+        str(run_id),
+        list(tables) or None,
+        on_table=lambda t: print_table_result(cli_app.out_console, t),
+    )
+    cli_app.out_console.print(summary_line(report), highlight=False)
+    return 1 if report.exit_code == 1 else 0

@@ -1,0 +1,264 @@
+"""Plan an incremental load: the watermark window of a run, its upsert keys and delete checks.
+
+A table is *incremental* when it has a ``source_watermark`` or ``uniqueness_columns``. Each run
+of such a table copies the rows whose watermark lies in ``(low, high]``:
+
+* ``low`` is the target's high-water mark: ``max(target_watermark)`` in the target table when that
+  column is configured, else the ``high`` recorded by the last completed run of the table in
+  ``migration_status``; none when the target is missing or empty (a first, full load);
+* ``high`` is the source's maximum watermark when the run is planned.
+
+The window becomes part of the table's source filter, which is stored in the table's status row
+with the chunks, so a resumed run (after a crash) reads exactly the same window. Rows changing
+while a run is in progress have a watermark above ``high`` and are caught by the next run.
+"""
+
+# ruff: noqa: S608 - the only values spliced into SQL text are watermark texts Snowflake itself
+# produced, written as escaped string literals (see _literal); identifiers go through quote_ident.
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from psycopg import sql
+
+from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.errors import ConfigError, RunRefused
+from snowpg.model import Chunk, SourceTable, TablePlan
+from snowpg.plan import boundaries, planner
+from snowpg.source import catalog as source_catalog
+from snowpg.source import reader
+from snowpg.source import sql as source_sql
+from snowpg.target import catalog as target_catalog
+from snowpg.target import ddl
+
+log = logging.getLogger("snowpg.plan.watermark")
+
+# Key types whose order PostgreSQL reproduces exactly (text compared with COLLATE "C"), so a
+# delete check's key range means the same rows on both sides.
+DELETE_KEY_TYPES = (
+    "NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT",
+    "TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER", "DATE",
+)  # fmt: skip
+
+
+def is_incremental(table: TableConfig) -> bool:
+    return bool(table.source_watermark or table.uniqueness_columns)
+
+
+def _literal(text: str) -> str:
+    """A Snowflake string literal holding ``text``."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def window_predicate(column: str, sql_type: str, low: str | None, high: str | None) -> str | None:
+    """Snowflake condition ``low < W <= high`` (a missing bound is open); None = every row."""
+    expr = source_sql.key_expr(column, sql_type)
+    btype = source_sql.bound_type(sql_type)
+    parts = []
+    if low is not None:
+        parts.append(f"{expr} > CAST({_literal(low)} AS {btype})")
+    if high is not None:
+        parts.append(f"{expr} <= CAST({_literal(high)} AS {btype})")
+    elif low is not None:
+        parts.append("FALSE")  # the source has no watermark at all: nothing new
+    return " AND ".join(parts) if parts else None
+
+
+def combine_filters(base: str | None, window: str | None) -> str | None:
+    if window is None:
+        return base
+    if base and base.strip():
+        return f"({base}) AND ({window})"
+    return window
+
+
+def source_high(sf: Any, src: SourceTable, column: str, source_filter: str | None) -> str | None:
+    """The largest watermark in the source (exact text), or None when there is none."""
+    col = src.column(column)
+    assert col is not None
+    expr = f"MAX({source_sql.key_expr(column, col.sql_type)})"
+    text = source_sql.key_text_expr(expr, col.sql_type)
+    where = source_sql.where_clause(source_filter, "TRUE")
+    value = reader.run_scalar(sf, f"SELECT {text} FROM {source_sql.table_ref(src)} {where}", {})
+    return None if value is None else str(value)
+
+
+def target_max(pg: Any, schema: str, table: str, column: str) -> str | None:
+    """``max(column)`` of the target as text Snowflake casts back (UTC for timestamptz)."""
+    cols = target_catalog.table_columns(pg, schema, table) or []
+    found = [c for c in cols if c.name == column]
+    if not found:
+        raise ConfigError(
+            f"target_watermark {column!r} is not a column of {schema}.{table}",
+            table=table,
+            field="target_watermark",
+        )
+    pg_type = found[0].pg_type
+    ident = sql.Identifier(column)
+    expr: sql.Composable
+    if pg_type.startswith("timestamp") and "with time zone" in pg_type:
+        expr = sql.SQL("to_char(max({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").format(
+            ident
+        )
+    elif pg_type.startswith("timestamp"):
+        expr = sql.SQL("to_char(max({}), 'YYYY-MM-DD HH24:MI:SS.US')").format(ident)
+    elif pg_type == "date":
+        expr = sql.SQL("to_char(max({}), 'YYYY-MM-DD')").format(ident)
+    else:
+        expr = sql.SQL("max({})::text").format(ident)
+    query = sql.SQL("SELECT {} FROM {}.{}").format(
+        expr, sql.Identifier(schema), sql.Identifier(table)
+    )
+    row = pg.execute(query).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def recorded_high(pg: Any, source_name: str, source_table: str, column: str) -> str | None:
+    """The ``high`` of the table's last completed incremental run, from ``migration_status``."""
+    exists = pg.execute("SELECT to_regclass('migration_status.migration_table_status')").fetchone()
+    if not exists or exists[0] is None:
+        return None
+    row = pg.execute(
+        """
+        SELECT metadata -> 'incremental' ->> 'high'
+          FROM migration_status.migration_table_status
+         WHERE source_name = %s AND source_table = %s AND status = 'completed'
+           AND metadata -> 'incremental' ->> 'watermark_column' = %s
+           AND metadata -> 'incremental' ->> 'high' IS NOT NULL
+         ORDER BY completed_at DESC NULLS LAST
+         LIMIT 1
+        """,
+        (source_name, source_table, column),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def target_is_empty(pg: Any, schema: str, table: str) -> bool:
+    if not target_catalog.table_exists(pg, schema, table):
+        return True
+    row = pg.execute(ddl.table_has_rows(schema, table)).fetchone()
+    return not (row and row[0])
+
+
+def current_low(pg: Any, source: SourceConfig, table: TableConfig, source_table: str) -> str | None:
+    """The target's high-water mark: where the next run starts (None: from the beginning)."""
+    schema, target = source.target_pg_schema, table.target_name
+    if table.source_watermark is None or target_is_empty(pg, schema, target):
+        return None
+    if table.target_watermark:
+        return target_max(pg, schema, target, table.target_watermark)
+    return recorded_high(pg, source.source_name, source_table, table.source_watermark)
+
+
+def plan_table(
+    settings: Settings, source: SourceConfig, table: TableConfig, sf: Any, pg: Any
+) -> TablePlan:
+    """``planner.plan_table``, plus the watermark window and upsert/delete settings."""
+    if not is_incremental(table):
+        return planner.plan_table(settings, source, table, sf, pg)
+    src = source_catalog.describe_table(
+        sf, source.source_sf_database, source.source_sf_schema, table.source
+    )
+    what = f"table {table.source}"
+    wm = table.source_watermark
+    if wm:
+        source_catalog.check_columns_exist(src, [wm], f"source_watermark of {what}")
+    keys = tuple(table.uniqueness_columns or src.primary_key)
+    source_catalog.check_columns_exist(src, list(keys), f"uniqueness_columns of {what}")
+    schema, target = source.target_pg_schema, table.target_name
+    initial = table.truncate_onstart or target_is_empty(pg, schema, target)
+    low = None if initial else current_low(pg, source, table, src.name)
+    if not initial and not keys and low is None:
+        raise RunRefused(
+            f"target table {schema}.{target} already has rows and no high-water mark is known "
+            "for it; without uniqueness columns a load would duplicate them",
+            hint="set target_watermark or uniqueness_columns for table "
+            f"{table.source}, or truncate_onstart",
+            table=table.source,
+        )
+    wm_type = high = None
+    if wm:
+        col = src.column(wm)
+        assert col is not None
+        wm_type = col.sql_type
+        high = source_high(sf, src, wm, table.source_filter)
+    window = window_predicate(wm, wm_type, low, high) if wm and wm_type else None
+    filtered = table.model_copy(
+        update={"source_filter": combine_filters(table.source_filter, window)}
+    )
+    plan = planner.plan_table(settings, source, filtered, sf, pg)
+    pg.rollback()
+    to_target = {m.source: m.target for m in plan.mappings}
+    missing = [k for k in keys if k not in to_target]
+    if missing:
+        raise ConfigError(
+            f"uniqueness column {missing[0]!r} of {what} has no column in the target table",
+            table=table.source,
+            field="uniqueness_columns",
+        )
+    chunks = list(plan.chunks)
+    delete_from: int | None = None
+    if table.detect_deletes and not initial:
+        delete_chunks = _delete_chunks(settings, sf, src, table, keys, start=len(chunks) + 1)
+        delete_from = delete_chunks[0].chunk_id
+        chunks.extend(delete_chunks)
+    meta: dict[str, Any] = {
+        "watermark_column": wm,
+        "watermark_type": wm_type,
+        "low": low,
+        "high": high if high is not None else low,
+        "base_filter": table.source_filter,
+        "source_keys": list(keys),
+        "target_keys": [to_target[k] for k in keys],
+        "insert_only": settings.insert_only_for(table),
+        "initial": initial,
+        "detect_deletes": table.detect_deletes,
+        "delete_mode": table.delete_mode,
+        "flag_column": table.deleted_flag_column if table.delete_mode == "flag" else None,
+        "delete_from": delete_from,
+    }
+    log.info(
+        "%s: incremental window (%s, %s]%s",
+        table.source,
+        low if low is not None else "-inf",
+        high if high is not None else "+inf",
+        " (first load)" if initial else "",
+        extra={"table": table.source},
+    )
+    return dataclasses.replace(plan, chunks=tuple(chunks), incremental=meta)
+
+
+def _delete_chunks(
+    settings: Settings,
+    sf: Any,
+    src: SourceTable,
+    table: TableConfig,
+    keys: tuple[str, ...],
+    start: int,
+) -> list[Chunk]:
+    """Key-range chunks over the whole source (no window), renumbered from ``start``."""
+    what = f"detect_deletes of table {table.source}"
+    if not keys:
+        raise ConfigError(
+            f"{what} needs uniqueness_columns (or a primary key in Snowflake)",
+            table=table.source,
+            field="detect_deletes",
+        )
+    for k in keys:
+        col = src.column(k)
+        assert col is not None
+        if col.data_type.upper() not in DELETE_KEY_TYPES:
+            raise ConfigError(
+                f"{what}: uniqueness column {k!r} has type {col.data_type}; delete checks "
+                "support number, text and date keys",
+                table=table.source,
+                field="detect_deletes",
+            )
+    chunks, _method = boundaries.plan_chunks(
+        sf, src, keys, table.source_filter, settings.batch_size_for(table)
+    )
+    return [
+        Chunk(chunk_id=start + i, range=c.range, estimated_rows=0) for i, c in enumerate(chunks)
+    ]

@@ -1,0 +1,190 @@
+"""Compare one chunk on both servers; find the keys of differing rows; record the outcome.
+
+A chunk matches when both sides have the same row count and the same checksum. Otherwise both
+sides list ``(key, row hash)`` for the chunk's rows — one chunk at a time, never the whole table —
+and the multisets are compared: a key only in Snowflake is a *missing* row, only in PostgreSQL an
+*extra* row, in both with different hashes a *changed* row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from snowpg.model import ChunkRange
+from snowpg.source import reader
+from snowpg.status.rows import ChunkKey, TableKey
+from snowpg.status.schema import Conn, key_params, q
+from snowpg.verify import queries
+from snowpg.verify.queries import TableSpec
+
+# Chunks whose checksums one query computes (one scan of the table per group of chunks).
+CHUNKS_PER_QUERY = 64
+# Keys of differing rows kept per chunk in the status row and printed; the counts are always full.
+MAX_KEYS_PER_CHUNK = 50
+
+MATCH, MISMATCH, ERROR = "match", "mismatch", "error"
+
+
+@dataclass
+class ChunkResult:
+    chunk_id: int
+    status: str  # match / mismatch / error
+    source_rows: int = 0
+    target_rows: int = 0
+    source_checksum: int = 0
+    target_checksum: int = 0
+    missing: int = 0  # rows in Snowflake, not in PostgreSQL
+    extra: int = 0  # rows in PostgreSQL, not in Snowflake
+    changed: int = 0  # same key, different values
+    keys: list[dict[str, str]] = field(default_factory=list)  # {"kind": ..., "key": ...}
+    error: str | None = None
+
+    def detail(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "source_checksum": str(self.source_checksum),
+            "target_checksum": str(self.target_checksum),
+        }
+        if self.status == MISMATCH:
+            out |= {
+                "missing": self.missing,
+                "extra": self.extra,
+                "changed": self.changed,
+                "keys": self.keys,
+            }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def checksum_chunk(
+    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((source rows, source checksum), (target rows, target checksum))`` of one chunk."""
+    sf_sql, sf_params = queries.sf_checksum(spec, r)
+    row = reader.run_one(sf, sf_sql, sf_params) or (0, 0)
+    pg_sql, pg_params = queries.pg_checksum(spec, r)
+    got = pg.execute(pg_sql, pg_params).fetchone() or (0, 0)
+    pg.rollback()
+    return (_int(row[0]), _int(row[1])), (_int(got[0]), _int(got[1]))
+
+
+def checksum_chunks(
+    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, chunks: Sequence[tuple[int, ChunkRange]]
+) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
+    """:func:`checksum_chunk` of several chunks with one query per side."""
+    sf_sql, sf_params = queries.sf_checksums(spec, chunks)
+    source = {
+        int(g): (_int(n), _int(s))
+        for g, n, s in reader.run_all(sf, sf_sql, sf_params)
+        if g is not None
+    }
+    pg_sql, pg_params = queries.pg_checksums(spec, chunks)
+    rows = pg.execute(pg_sql, pg_params).fetchall()
+    pg.rollback()
+    target = {int(g): (_int(n), _int(s)) for g, n, s in rows if g is not None}
+    return {cid: (source.get(cid, (0, 0)), target.get(cid, (0, 0))) for cid, _r in chunks}
+
+
+def diff_chunk(
+    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange, result: ChunkResult
+) -> None:
+    """Fill ``result``'s missing/extra/changed counts and keys from per-row hashes."""
+    sf_sql, sf_params = queries.sf_row_hashes(spec, r)
+    source = Counter((str(k), int(h)) for k, h in reader.run_all(sf, sf_sql, sf_params))
+    pg_sql, pg_params = queries.pg_row_hashes(spec, r)
+    target = Counter((str(k), int(h)) for k, h in pg.execute(pg_sql, pg_params).fetchall())
+    pg.rollback()
+    only_source = source - target
+    only_target = target - source
+    target_keys = {k for k, _h in target}
+    source_keys = {k for k, _h in source}
+    names = [c.source for c in spec.key_columns(r)] or [c.source for c in spec.columns]
+    found: list[tuple[str, str]] = []
+    changed: set[str] = set()
+    for (k, _h), n in sorted(only_source.items()):
+        if k in target_keys:
+            changed.add(k)
+        else:
+            result.missing += n
+            found.append(("missing", k))
+    for (k, _h), n in sorted(only_target.items()):
+        if k in source_keys:
+            changed.add(k)
+        else:
+            result.extra += n
+            found.append(("extra", k))
+    result.changed = len(changed)
+    found.extend(("changed", k) for k in sorted(changed))
+    result.keys = [
+        {"kind": kind, "key": queries.key_display(k, names)}
+        for kind, k in found[:MAX_KEYS_PER_CHUNK]
+    ]
+
+
+def verify_chunk(
+    sf: Any,
+    pg: psycopg.Connection[Any],
+    spec: TableSpec,
+    chunk_id: int,
+    r: ChunkRange,
+    sums: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> ChunkResult:
+    """Compare one chunk (``sums``: its checksums, when already computed with others)."""
+    (s_rows, s_sum), (t_rows, t_sum) = sums or checksum_chunk(sf, pg, spec, r)
+    result = ChunkResult(chunk_id, MATCH, s_rows, t_rows, s_sum, t_sum)
+    if (s_rows, s_sum) != (t_rows, t_sum):
+        result.status = MISMATCH
+        diff_chunk(sf, pg, spec, r, result)
+    return result
+
+
+# status rows -------------------------------------------------------------------------------
+
+
+def record_chunk(conn: Conn, key: ChunkKey, result: ChunkResult) -> None:
+    """Store the chunk's verification outcome (own txn)."""
+    conn.execute(
+        q(
+            "UPDATE {chunks} SET verified_at = LOCALTIMESTAMP, verify_status = %(st)s,"
+            " verify_detail = %(d)s WHERE {chunk_where}"
+        ),
+        {
+            **key_params(key.table),
+            "id": key.chunk_id,
+            "st": result.status,
+            "d": Jsonb(result.detail()),
+        },
+    )
+    conn.commit()
+
+
+def record_table(conn: Conn, key: TableKey, status: str, detail: dict[str, Any]) -> None:
+    """Store the table's verification outcome (own txn)."""
+    conn.execute(
+        q(
+            "UPDATE {tables} SET verified_at = LOCALTIMESTAMP, verify_status = %(st)s,"
+            " verify_detail = %(d)s WHERE {table_where}"
+        ),
+        {**key_params(key), "st": status, "d": Jsonb(detail)},
+    )
+    conn.commit()
+
+
+def table_status(results: Sequence[ChunkResult]) -> str:
+    if any(r.status == ERROR for r in results):
+        return ERROR
+    if any(r.status == MISMATCH for r in results):
+        return MISMATCH
+    return MATCH

@@ -1,0 +1,264 @@
+"""Verify a run of one source: every completed chunk of every completed table, source vs target.
+
+Reads both sides with bounded queries (one chunk at a time) and writes only the ``verified_at``,
+``verify_status`` and ``verify_detail`` columns of the status rows, so it is safe while other
+processes copy. Tables that are not complete are reported as not verified.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from snowpg.config import Settings, SourceConfig
+from snowpg.errors import RunRefused, SnowpgError
+from snowpg.logs import redact
+from snowpg.model import ChunkRange
+from snowpg.source import catalog as source_catalog
+from snowpg.source import connection as sf_connection
+from snowpg.status import schema as status_schema
+from snowpg.status import store
+from snowpg.status.rows import TableRow
+from snowpg.status.schema import fetch_one, q
+from snowpg.target import connection as pg_connection
+from snowpg.verify import compare
+from snowpg.verify.canonical import VerifyColumn
+from snowpg.verify.compare import ERROR, MATCH, MISMATCH, ChunkResult
+from snowpg.verify.queries import TableSpec
+
+log = logging.getLogger("snowpg.verify")
+
+NOT_VERIFIED = "not verified"
+
+
+@dataclass
+class TableResult:
+    source_table: str
+    target: str
+    status: str  # match / mismatch / error / not verified
+    chunks: list[ChunkResult] = field(default_factory=list)
+    note: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def source_rows(self) -> int:
+        return sum(c.source_rows for c in self.chunks)
+
+    @property
+    def target_rows(self) -> int:
+        return sum(c.target_rows for c in self.chunks)
+
+    @property
+    def bad_chunks(self) -> list[ChunkResult]:
+        return [c for c in self.chunks if c.status != MATCH]
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "chunks": len(self.chunks),
+            "mismatched_chunks": [c.chunk_id for c in self.chunks if c.status == MISMATCH],
+            "error_chunks": [c.chunk_id for c in self.chunks if c.status == ERROR],
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "missing": sum(c.missing for c in self.chunks),
+            "extra": sum(c.extra for c in self.chunks),
+            "changed": sum(c.changed for c in self.chunks),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class VerifyReport:
+    source_name: str
+    run_id: uuid.UUID
+    tables: list[TableResult]
+
+    @property
+    def differences(self) -> int:
+        return sum(
+            c.missing + c.extra + c.changed + (c.status == MISMATCH and not c.keys)
+            for t in self.tables
+            for c in t.chunks
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """0 all verified equal; 1 a difference or an error; 3 some table was not complete."""
+        if any(t.status in (MISMATCH, ERROR) for t in self.tables):
+            return 1
+        if any(t.status == NOT_VERIFIED for t in self.tables):
+            return 3
+        return 0
+
+
+def _find_run(admin: Any, source: SourceConfig, run: str | None) -> uuid.UUID:
+    if run is not None:
+        try:
+            run_id = uuid.UUID(run)
+        except ValueError as exc:
+            raise RunRefused(f"--run {run!r} is not a run id (a UUID)") from exc
+        if store.get_run(admin, run_id) is None:
+            raise RunRefused(f"run {run_id} not found in migration_status.migration_runs")
+        return run_id
+    row = fetch_one(
+        admin,
+        q("SELECT run_id FROM {runs} WHERE source_name = %s ORDER BY started_at DESC LIMIT 1"),
+        (source.source_name,),
+    )
+    if row is None:
+        raise RunRefused(
+            f"source '{source.source_name}' has no run to verify in database "
+            f"{source.target_pg_database}",
+            hint="run snowpg migrate first",
+        )
+    return uuid.UUID(str(row["run_id"]))
+
+
+def verify_source(
+    settings: Settings,
+    source: SourceConfig,
+    run: str | None = None,
+    tables: Sequence[str] | None = None,
+    on_table: Callable[[TableResult], None] | None = None,
+) -> VerifyReport:
+    """Verify the run ``run`` (default: the newest) of ``source``; ``tables`` limits which."""
+    admin = pg_connection.connect(settings.postgres, source.target_pg_database)
+    sf: Any = None
+    try:
+        try:
+            status_schema.ensure_schema(admin)  # adds the verify columns to an older schema
+            run_id = _find_run(admin, source, run)
+            rows = store.list_tables(admin, run_id)
+            admin.commit()
+        except psycopg.Error as exc:
+            raise pg_connection.translate_pg_error(
+                exc, context=f"reading the runs of source {source.source_name}"
+            ) from exc
+        wanted = {t.upper() for t in tables} if tables else None
+        results: list[TableResult] = []
+        for row in rows:
+            if wanted is not None and row.key.source_table.upper() not in wanted:
+                continue
+            if sf is None and row.status == "completed":
+                sf = sf_connection.connect(settings.snowflake)
+            result = verify_table(sf, admin, row)
+            results.append(result)
+            if on_table is not None:
+                on_table(result)
+        return VerifyReport(source.source_name, run_id, results)
+    finally:
+        admin.close()
+        if sf is not None:
+            sf.close()
+
+
+def _spec(sf: Any, row: TableRow) -> TableSpec:
+    src = source_catalog.describe_table(
+        sf, row.key.source_database, row.key.source_schema, row.key.source_table
+    )
+    columns = []
+    for s_name, t_name in row.metadata.get("columns") or []:
+        col = src.column(s_name)
+        if col is not None:
+            columns.append(VerifyColumn(s_name, t_name, col.sql_type))
+    return TableSpec(
+        source=src,
+        source_filter=row.metadata.get("source_filter"),
+        target_schema=row.target_schema,
+        target_table=row.target_table,
+        columns=tuple(columns),
+    )
+
+
+def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableResult:
+    """Verify every chunk of one table and record the outcome in its status rows."""
+    target = f"{row.target_schema}.{row.target_table}"
+    result = TableResult(row.key.source_table, target, NOT_VERIFIED)
+    if row.status != "completed":
+        result.note = f"table status is {row.status}; only completed tables are verified"
+        return result
+    started = time.monotonic()
+    extra = {"run_id": row.key.run_id, "table": row.key.source_table}
+    try:
+        spec = _spec(sf, row)
+        chunks = store.list_chunks(pg, row.key)
+        pg.commit()
+    except (SnowpgError, psycopg.Error) as exc:
+        result.status = ERROR
+        result.note = _message(exc, f"preparing to verify {row.key.source_table}")
+        return result
+    ranges = {c.key.chunk_id: ChunkRange.from_json(c.chunk_range) for c in chunks}
+    sums = _group_sums(sf, pg, spec, list(ranges.items()))
+    for chunk in chunks:
+        rng = ranges[chunk.key.chunk_id]
+        try:
+            res = compare.verify_chunk(
+                sf, pg, spec, chunk.key.chunk_id, rng, sums.get(chunk.key.chunk_id)
+            )
+        except (SnowpgError, psycopg.Error) as exc:
+            status_schema.rollback_quietly(pg)
+            what = f"verifying {row.key.source_table} chunk {chunk.key.chunk_id}"
+            res = ChunkResult(chunk.key.chunk_id, ERROR, error=_message(exc, what))
+        if res.status != MATCH:
+            log.warning(
+                "chunk %d: %s (%d source rows, %d target rows)",
+                res.chunk_id,
+                res.status,
+                res.source_rows,
+                res.target_rows,
+                extra={**extra, "chunk_id": res.chunk_id},
+            )
+        _record(pg, functools.partial(compare.record_chunk, key=chunk.key, result=res))
+        result.chunks.append(res)
+    result.status = compare.table_status(result.chunks)
+    result.seconds = time.monotonic() - started
+    detail = result.detail()
+    _record(pg, lambda c: compare.record_table(c, row.key, result.status, detail))
+    log.info(
+        "verified %s: %s (%d chunks, %d rows)",
+        row.key.source_table,
+        result.status,
+        len(result.chunks),
+        result.source_rows,
+        extra=extra,
+    )
+    return result
+
+
+def _group_sums(
+    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, ranges: list[tuple[int, ChunkRange]]
+) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
+    """Checksums of the chunks, a group per query; a group that fails is left to per-chunk
+    queries, so the error is reported on its chunk."""
+    out: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {}
+    step = compare.CHUNKS_PER_QUERY
+    for i in range(0, len(ranges), step):
+        group = ranges[i : i + step]
+        try:
+            out.update(compare.checksum_chunks(sf, pg, spec, group))
+        except (SnowpgError, psycopg.Error) as exc:
+            status_schema.rollback_quietly(pg)
+            log.warning(
+                "checksums of %d chunks in one query failed (%s); one by one", len(group), exc
+            )
+    return out
+
+
+def _record(pg: psycopg.Connection[Any], write: Callable[[psycopg.Connection[Any]], None]) -> None:
+    try:
+        write(pg)
+    except psycopg.Error as exc:
+        status_schema.rollback_quietly(pg)
+        raise pg_connection.translate_pg_error(exc, context="recording a verification") from exc
+
+
+def _message(exc: BaseException, context: str) -> str:
+    if isinstance(exc, psycopg.Error):
+        return str(pg_connection.translate_pg_error(exc, context=context))
+    return redact(f"{context}: {exc}")

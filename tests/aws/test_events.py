@@ -1,0 +1,140 @@
+"""Event parsing (every fixture in tests/aws/events/), the claim budget, and failure messages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snowpg.aws import actions, failures, timing
+from snowpg.aws.events import Request, parse_event
+from snowpg.errors import ConfigError
+
+EVENTS = Path(__file__).parent / "events"
+RUN = uuid.UUID("7b4e1c2a-9f0d-4c55-8d7e-3a1b2c3d4e5f")
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "validate_config.json": {"action": "validate_config", "source_names": None},
+    "test_connections.json": {"action": "test_connections", "source_names": ("analytics",)},
+    "migrate_small_table.json": {"tables_filter": ("SMALL_TABLE_NAME",)},
+    "migrate_several_sources.json": {
+        "action": "migrate", "source_names": ("analytics", "sales"), "resume_max_age_hours": 24.0,
+    },
+    "resume_run.json": {"resume_run_id": RUN, "source_names": ("analytics",)},
+    "step_functions_migrate.json": {
+        "tables_filter": ("ORDERS", "CUSTOMERS"), "no_resume": True, "resume_max_age_hours": 12.0,
+        "run_id": None, "requested_action": "migrate",
+    },
+    "step_functions_loop.json": {"run_id": RUN, "worker": 2, "no_resume": True},
+    "record_failure.json": {"action": "record_failure", "execution": "nightly-2026-11-24"},
+}  # fmt: skip
+
+
+def _load(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text())
+
+
+def test_every_event_fixture_is_covered() -> None:
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_event_fixtures_parse(name: str) -> None:
+    request = parse_event(_load(name))
+    for field, value in EXPECTED[name].items():
+        assert getattr(request, field) == value, field
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "words"),
+    [
+        ([1, 2], "event", "JSON object"),
+        ({"action": "copy"}, "action", "unknown action 'copy'"),
+        ({"tables_filer": ["A"]}, "tables_filer", "unknown event field"),
+        ({"no_resume": "yes"}, "no_resume", "true or false"),
+        ({"resume_run_id": "run-7"}, "resume_run_id", "not a run id"),
+        ({"resume_max_age": -2}, "resume_max_age", "positive number of hours"),
+        ({"source_name": 7}, "source_name", "a name, a comma-separated string"),
+        (
+            {"source_name": "a", "no_resume": True, "resume_run_id": str(RUN)},
+            "no_resume",
+            "contradict",
+        ),
+        ({"run_id": str(RUN)}, "source_name", "exactly one source_name"),
+        (
+            {"source_name": "a", "input": {"source_name": "b"}},
+            "source_name",
+            "this state machine migrates",
+        ),
+        ({"input": "x"}, "input", "must be a JSON object"),
+    ],
+)
+def test_bad_events_name_the_field(event: Any, field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_event(event)
+    assert info.value.field == field and words in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_absent_event_means_migrate_every_enabled_source() -> None:
+    assert parse_event(None) == Request()
+    assert parse_event({}).action == "migrate"
+
+
+def test_top_level_beats_input_beats_defaults_and_null_is_not_given() -> None:
+    r = parse_event(
+        {
+            "action": "test_connections",
+            "input": {"action": "validate_config", "tables_filter": "A"},
+            "defaults": {"tables_filter": "B", "resume_max_age": 3},
+            "tables_filter": None,
+        }
+    )
+    assert r.action == "test_connections" and r.requested_action == "validate_config"
+    assert r.tables_filter == ("A",) and r.resume_max_age_hours == 3.0
+
+
+@pytest.mark.parametrize(
+    ("remaining", "buffer", "longest", "margin", "learned"),
+    [
+        (900_000, 90, None, 90.0, False),  # nothing observed yet: the configured buffer
+        (900_000, 90, 30.0, 90.0, False),  # 2 x 30 s < 90 s
+        (900_000, 90, 120.0, 240.0, True),  # 2 x 120 s > 90 s: learned
+        (900_000, 90, 600.0, 450.0, True),  # capped at half the invocation
+        (2_000, 1, None, 1.0, False),
+    ],
+)
+def test_claim_margin(
+    remaining: int, buffer: int, longest: float | None, margin: float, learned: bool
+) -> None:
+    budget = timing.plan_budget(remaining, buffer, longest, now=1000.0)
+    assert (budget.margin_seconds, budget.learned) == (margin, learned)
+    assert budget.deadline == pytest.approx(1000.0 + remaining / 1000 - margin)
+
+
+def test_no_time_after_the_buffer_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        timing.plan_budget(60_000, 90, None, now=0.0)
+    assert info.value.field == "lambda_timeout_buffer_seconds"
+
+
+def test_failure_message_and_run_id_from_a_state_machine_state() -> None:
+    event = _load("record_failure.json")
+    state = event["failure"]
+    assert failures.find_run_id(state) == RUN
+    text = failures.failure_message(state, event["execution"])
+    assert text == (
+        "Step Functions execution nightly-2026-11-24 failed: TargetError: "
+        "permission denied for table orders"
+    )
+    failed_step = {"migration": {"statusCode": 500, "body": {"status": "failed", "message": "x"}}}
+    assert failures.failure_message(failed_step, None).endswith("failed at migration: x")
+    assert failures.find_run_id({"prepare": {"body": {"run_id": str(RUN)}}}) == RUN
+    assert failures.find_run_id({"loop": {"run_id": None}}) is None
+
+
+def test_answer_status_follows_the_exit_code() -> None:
+    assert [actions.answer_status(c) for c in (0, 1, 3)] == ["completed", "failed", "partial"]

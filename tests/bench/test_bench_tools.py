@@ -1,0 +1,46 @@
+"""The benchmark's measuring tools report what a process really used (not the parent's figures)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench.profile_summary import main as summarise
+
+from bench import procs, schema
+
+ALLOCATE = (
+    "import time; b = bytearray(120 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.5); "
+    "sum(range(3_000_000))"
+)
+
+
+def test_peak_rss_and_cpu_are_the_child_process_own(tmp_path: Path) -> None:
+    ballast = bytearray(300 * 2**20)  # a large parent: ru_maxrss would report this for the child
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    small = [sys.executable, "-c", "pass"]
+    big = [sys.executable, "-c", ALLOCATE]
+    group = procs.run_together([small, big], {}, tmp_path, "t")
+    assert group.ok and len(group.procs) == 2
+    by_rss = sorted(p.max_rss_mb for p in group.procs)
+    assert by_rss[0] < 100, by_rss  # the interpreter alone, not the 300 MB parent
+    assert 120 <= by_rss[1] < 250, by_rss
+    assert group.cpu_seconds > 0.05
+    del ballast
+
+
+def test_key_ranges_partition_the_ids() -> None:
+    ranges = schema.key_ranges(250, 100)
+    assert ranges == [(0, 100), (100, 200), (200, 250)]
+
+
+def test_profile_summary_buckets(tmp_path: Path, capsys: object) -> None:
+    raw = tmp_path / "p.txt"
+    raw.write_text(
+        "run (x.py:1);encode_batch (snowpg/copy/encode.py:1) 3\n"
+        "run (x.py:1);execute (connector/cursor.py:9) 1\n"
+    )
+    summarise(str(raw))
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "4 active samples" in out
+    assert "75.0%  encode" in out and "25.0%  Snowflake fetch" in out

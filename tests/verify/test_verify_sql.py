@@ -1,0 +1,99 @@
+"""Pure checks of the verification SQL: categories, chunk predicates, grouped checksums, keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from snowpg.errors import ConfigError
+from snowpg.model import ChunkRange, SourceColumn, SourceTable
+from snowpg.verify import canonical, queries
+from snowpg.verify.canonical import VerifyColumn
+from snowpg.verify.queries import TableSpec
+
+
+@pytest.mark.parametrize(
+    ("data_type", "category"),
+    [
+        ("NUMBER(38,0)", "number"),
+        ("NUMBER(12,2)", "number"),
+        ("FLOAT", "float"),
+        ("VARCHAR", "text"),
+        ("BOOLEAN", "boolean"),
+        ("DATE", "date"),
+        ("TIME", "time"),
+        ("TIMESTAMP_NTZ", "timestamp"),
+        ("TIMESTAMP_TZ", "timestamptz"),
+        ("TIMESTAMP_LTZ", "timestamptz"),
+        ("BINARY", "binary"),
+        ("VARIANT", "other"),
+        ("GEOGRAPHY", "other"),
+    ],
+)
+def test_category(data_type: str, category: str) -> None:
+    assert canonical.category(data_type) == category
+
+
+def _spec(*cols: tuple[str, str, str]) -> TableSpec:
+    vcols = tuple(VerifyColumn(s, t, ty) for s, t, ty in cols)
+    src = SourceTable("DB", "PUBLIC", "T", tuple(SourceColumn(s, ty) for s, _t, ty in cols))
+    return TableSpec(src, None, "public", "t", vcols)
+
+
+SPEC = _spec(
+    ("ID", "id", "NUMBER(38,0)"), ("Name", "Name", "VARCHAR"), ("TS", "ts", "TIMESTAMP_TZ")
+)
+
+
+def test_pg_chunk_where_orders_text_by_code_point_and_tz_as_utc() -> None:
+    r = ChunkRange(("Name", "TS"), ("VARCHAR", "TIMESTAMP_TZ"), ("a", "2020-01-01"), ("b", "2021"))
+    where, params = queries.pg_chunk_where(SPEC, r)
+    text = where.as_string(None)
+    assert '("Name" COLLATE "C")' in text and "(\"ts\" AT TIME ZONE 'UTC')" in text
+    assert text.count(">=") == 1 and text.count(" < ") == 1
+    assert params == ["a", "2020-01-01", "b", "2021"]
+
+
+def test_pg_chunk_where_null_chunk_and_whole_table() -> None:
+    where, params = queries.pg_chunk_where(SPEC, ChunkRange(("ID",), ("NUMBER(38,0)",), nulls=True))
+    assert where.as_string(None) == '"id" IS NULL' and params == []
+    where, params = queries.pg_chunk_where(SPEC, ChunkRange())
+    assert where.as_string(None) == "TRUE" and params == []
+
+
+def test_unloaded_chunk_key_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="OTHER"):
+        queries.pg_chunk_where(SPEC, ChunkRange(("OTHER",), ("NUMBER(38,0)",), ("1",), None))
+
+
+def test_grouped_checksums_keep_each_chunks_parameters_apart() -> None:
+    chunks = [
+        (1, ChunkRange(("ID",), ("NUMBER(38,0)",), None, ("10",))),
+        (2, ChunkRange(("ID",), ("NUMBER(38,0)",), ("10",), None)),
+    ]
+    sf_sql, sf_params = queries.sf_checksums(SPEC, chunks)
+    assert sf_params == {"c1_0": "10", "c2_0": "10"}
+    assert "THEN 1" in sf_sql and "THEN 2" in sf_sql and sf_sql.endswith("GROUP BY g")
+    pg_sql, pg_params = queries.pg_checksums(SPEC, chunks)
+    assert pg_params == ["10", "10", "10", "10"]  # once in the CASE, once in the WHERE
+    assert "GROUP BY g" in pg_sql.as_string(None)
+
+
+def test_identifiers_are_quoted_on_both_sides() -> None:
+    spec = _spec(('a"b; DROP TABLE x', 'a"b; DROP TABLE x', "VARCHAR"))
+    sf_sql, _ = queries.sf_checksum(spec, ChunkRange())
+    assert '"a""b; DROP TABLE x"' in sf_sql
+    pg_sql, _ = queries.pg_checksum(spec, ChunkRange())
+    assert '"a""b; DROP TABLE x"' in pg_sql.as_string(None)
+
+
+@pytest.mark.parametrize(
+    ("key_text", "names", "shown"),
+    [
+        ("2:42", ["ID"], "ID=42"),
+        ("3:a|b|N", ["K", "L"], "K=a|b, L=NULL"),
+        ("0:|4:x:yz", ["K", "L"], "K=, L=x:yz"),
+        ("garbage", ["K"], "garbage"),
+    ],
+)
+def test_key_display(key_text: str, names: list[str], shown: str) -> None:
+    assert queries.key_display(key_text, names) == shown
