@@ -95,7 +95,16 @@ def test_sam_template_transforms_and_passes_cfn_lint(
         r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"][0]
         for r in by_type["AWS::IAM::Role"]
     )
-    assert trusts == ["lambda.amazonaws.com", "states.amazonaws.com", "states.amazonaws.com"]
+    # function, two state machines, and the incremental-sync schedule (EventBridge Scheduler)
+    assert trusts == [
+        "lambda.amazonaws.com",
+        "scheduler.amazonaws.com",
+        "states.amazonaws.com",
+        "states.amazonaws.com",
+    ]
+    (schedule,) = by_type["AWS::Scheduler::Schedule"]
+    target_input = schedule["Properties"]["Target"]["Input"]["Fn::Sub"]
+    assert json.loads(target_input) == {"action": "migrate", "source_name": "${SourceName}"}
 
     path = tmp_path / "packaged.json"
     path.write_text(json.dumps(out, indent=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,13 @@ def test_bulk_then_change_insert_delete_then_sync_equals_source(
         " ORDER BY started_at DESC LIMIT 1",
     )
     assert copied == 300 + 250
+
+    # The cutover view: source and target high-water marks agree, lag 0.
+    status = run_cli("status", "--config", str(cfg), "--lag", "--json", env=server_env)
+    assert status.returncode == 0, status.stderr
+    (lag,) = json.loads(status.stdout)[0]["lag"]
+    assert lag["source_table"] == "ITEMS" and lag["lag"] == 0
+    assert lag["source_high"] is not None and lag["source_high"] == lag["target_high"]
 
     # Nothing new: another sync copies nothing and changes nothing.
     again = run_cli("sync", "--config", str(cfg), env=server_env)

@@ -6,6 +6,7 @@ handler turns errors into answers; here they are raised.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -119,11 +120,18 @@ def status(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
     from snowpg.status.report import collect_status
+    from snowpg.sync import table_lags
 
     run = request.run_id or request.resume_run_id
-    reports = [
-        collect_status(settings, src, str(run) if run else None).to_json() for src in sources
-    ]
+    reports = []
+    for src in sources:
+        report = collect_status(settings, src, str(run) if run else None).to_json()
+        # Cutover view: high-water marks and lag of the tables with a source_watermark.
+        report["lag"] = [
+            dataclasses.asdict(lag) | {"lag_text": lag.lag_text}
+            for lag in table_lags(settings, src)
+        ]
+        reports.append(report)
     states = [_run_state(r.get("run_status")) for r in reports]
     body: dict[str, Any] = {"status": _worst(states), "runs": reports}
     if len(reports) == 1:

@@ -6,6 +6,7 @@ the sources' target databases, so they work from any machine that can reach the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -115,9 +116,17 @@ def status_command(
     interval: Annotated[
         float, typer.Option("--interval", help="seconds between refreshes with --watch")
     ] = 2.0,
+    lag: Annotated[
+        bool,
+        typer.Option(
+            "--lag", help="also show source/target high-water marks and lag (asks Snowflake)"
+        ),
+    ] = False,
 ) -> None:
     """Show runs and per-table progress, rates, ETA, retries, stuck and failed chunks."""
     from snowpg.cli.app import _load, out_console
+    from snowpg.cli.sync import lag_table
+    from snowpg.sync import table_lags
 
     settings = _load(config)
     sources = settings.select_sources(source)
@@ -126,11 +135,22 @@ def status_command(
         return [collect_status(settings, src, run) for src in sources]
 
     if as_json:
-        typer.echo(json.dumps([r.to_json() for r in collect()], indent=2, default=str))
+        reports = [r.to_json() for r in collect()]
+        if lag:
+            for report, src in zip(reports, sources, strict=True):
+                report["lag"] = [
+                    dataclasses.asdict(x) | {"lag_text": x.lag_text}
+                    for x in table_lags(settings, src)
+                ]
+        typer.echo(json.dumps(reports, indent=2, default=str))
         return
     if not watch:
-        for r in collect():
+        for r, src in zip(collect(), sources, strict=True):
             out_console.print(status_view(r))
+            if lag:
+                out_console.print(
+                    lag_table(f"{src.source_name}: high-water marks", table_lags(settings, src))
+                )
         return
     try:
         if not out_console.is_terminal:  # a pipe or a log: one snapshot after another
