@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from snowpg import logs
+from snowpg.cli.options import ConfigOpt, SourceOpt, TablesOpt
 from snowpg.config import Settings, load_settings
 from snowpg.errors import SnowpgError
 
@@ -32,22 +33,6 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 # Pipes and logs get wide lines: tables are not folded at 80 columns.
 out_console = Console(width=None if sys.stdout.isatty() else 200)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="config.json path [default: $SNOWPG_CONFIG or ./config.json]"
-    ),
-]
-SourceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--source", "-s", help="source_name (comma-separated for several) [default: all enabled]"
-    ),
-]
-TablesOpt = Annotated[
-    str | None, typer.Option("--tables", "-t", help="only these source tables, comma-separated")
-]
 
 
 class _Stderr:

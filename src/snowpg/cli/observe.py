@@ -18,39 +18,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from snowpg.cli.options import ConfigOpt, RunOpt, SourceOpt
+from snowpg.cli.render import _styled
 from snowpg.observe.fmt import human_bytes, human_duration, human_rate
 from snowpg.status.report import StatusReport, collect_status
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="config.json path [default: $SNOWPG_CONFIG or ./config.json]"
-    ),
-]
-SourceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--source", "-s", help="source_name (comma-separated for several) [default: all enabled]"
-    ),
-]
-RunOpt = Annotated[
-    str | None, typer.Option("--run", help="a run id [default: the newest run of each source]")
-]
-
-STATUS_STYLE = {
-    "completed": "green",
-    "failed": "red",
-    "partial": "yellow",
-    "running": "cyan",
-    "in_progress": "cyan",
-    "pending": "dim",
-    "skipped": "dim",
-}
-
-
-def _styled(status: str | None) -> str:
-    s = status or "-"
-    return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
 
 
 def status_view(r: StatusReport) -> RenderableType:
