@@ -8,6 +8,9 @@ from typing import Any
 import psycopg
 
 from tests.fixtures.migration import (
+    MIXED_SOURCE_COLS,
+    MIXED_TARGET_COLS,
+    NO_PK_TARGET,
     compare_mixed,
     count_rows,
     create_mixed_table,
@@ -15,42 +18,6 @@ from tests.fixtures.migration import (
     source_rows,
     target_rows,
     write_config,
-)
-
-SOURCE_COLS = [
-    "ID",
-    "Payer Id",
-    "AMOUNT",
-    "QTY",
-    "RATIO",
-    "FLAG",
-    "D",
-    "TS",
-    "TSZ",
-    "DOC",
-    "BLOB",
-    "NOTE",
-]
-TARGET_COLS = [
-    "id",
-    "Payer Id",
-    "amount",
-    "qty",
-    "ratio",
-    "flag",
-    "d",
-    "ts",
-    "tsz",
-    "doc",
-    "blob",
-    "note",
-]
-
-# snowpg's own column mapping, without a primary key: a chunk copied twice shows up as duplicates.
-NO_PK_TARGET = (
-    'CREATE TABLE public.orders (id numeric(38,0), "Payer Id" varchar(30), amount numeric(12,2), '
-    "qty numeric(38,0), ratio double precision, flag boolean, d date, ts timestamp, tsz timestamptz, "
-    "doc jsonb, blob bytea, note text)"
 )
 
 
@@ -91,8 +58,8 @@ def setup_orders(
 def assert_target_equals_source(sf_conn: Any, pg_dsn: str, rows: int) -> None:
     assert count_rows(pg_dsn, "public", "orders") == (rows, rows)
     compare_mixed(
-        source_rows(sf_conn, "ORDERS", SOURCE_COLS, "ID"),
-        target_rows(pg_dsn, "public", "orders", TARGET_COLS, "id"),
+        source_rows(sf_conn, "ORDERS", MIXED_SOURCE_COLS, "ID"),
+        target_rows(pg_dsn, "public", "orders", MIXED_TARGET_COLS, "id"),
     )
 
 

@@ -9,6 +9,8 @@ import psycopg
 import pytest
 
 from tests.fixtures.migration import (
+    MIXED_SOURCE_COLS,
+    MIXED_TARGET_COLS,
     chunk_rows,
     compare_mixed,
     count_rows,
@@ -21,35 +23,6 @@ from tests.fixtures.migration import (
 )
 
 pytestmark = pytest.mark.integration
-
-SOURCE_COLS = [
-    "ID",
-    "Payer Id",
-    "AMOUNT",
-    "QTY",
-    "RATIO",
-    "FLAG",
-    "D",
-    "TS",
-    "TSZ",
-    "DOC",
-    "BLOB",
-    "NOTE",
-]
-TARGET_COLS = [
-    "id",
-    "Payer Id",
-    "amount",
-    "qty",
-    "ratio",
-    "flag",
-    "d",
-    "ts",
-    "tsz",
-    "doc",
-    "blob",
-    "note",
-]
 
 
 def test_migrate_creates_table_and_copies_every_row_exactly(
@@ -71,8 +44,8 @@ def test_migrate_creates_table_and_copies_every_row_exactly(
     assert result.returncode == 0, result.stdout + result.stderr
 
     compare_mixed(
-        source_rows(sf_conn, "ORDERS", SOURCE_COLS, "ID"),
-        target_rows(pg_dsn, "public", "orders", TARGET_COLS, "id"),
+        source_rows(sf_conn, "ORDERS", MIXED_SOURCE_COLS, "ID"),
+        target_rows(pg_dsn, "public", "orders", MIXED_TARGET_COLS, "id"),
     )
     chunks = chunk_rows(pg_dsn)
     assert len(chunks) >= 12

@@ -12,6 +12,9 @@ import psycopg
 import pytest
 
 from tests.fixtures.migration import (
+    MIXED_SOURCE_COLS,
+    MIXED_TARGET_COLS,
+    NO_PK_TARGET,
     chunk_rows,
     compare_mixed,
     count_rows,
@@ -25,43 +28,6 @@ from tests.fixtures.migration import (
 )
 
 pytestmark = pytest.mark.integration
-
-SOURCE_COLS = [
-    "ID",
-    "Payer Id",
-    "AMOUNT",
-    "QTY",
-    "RATIO",
-    "FLAG",
-    "D",
-    "TS",
-    "TSZ",
-    "DOC",
-    "BLOB",
-    "NOTE",
-]
-TARGET_COLS = [
-    "id",
-    "Payer Id",
-    "amount",
-    "qty",
-    "ratio",
-    "flag",
-    "d",
-    "ts",
-    "tsz",
-    "doc",
-    "blob",
-    "note",
-]
-
-# The same columns as snowpg would create, but without a primary key, so a duplicated row would
-# show up as a duplicate instead of failing the load.
-NO_PK_TARGET = (
-    'CREATE TABLE public.orders (id numeric(38,0), "Payer Id" varchar(30), amount numeric(12,2), '
-    "qty numeric(38,0), ratio double precision, flag boolean, d date, ts timestamp, tsz timestamptz, "
-    "doc jsonb, blob bytea, note text)"
-)
 
 
 # A real server-side delay of 50 ms per COPY statement, so a run lasts long enough to be
@@ -141,8 +107,8 @@ def test_sigkill_at_random_moments_then_rerun_is_exact(
     total, distinct = count_rows(pg_dsn, "public", "orders")
     assert (total, distinct) == (rows, rows), f"seed {seed}"
     compare_mixed(
-        source_rows(sf_conn, "ORDERS", SOURCE_COLS, "ID"),
-        target_rows(pg_dsn, "public", "orders", TARGET_COLS, "id"),
+        source_rows(sf_conn, "ORDERS", MIXED_SOURCE_COLS, "ID"),
+        target_rows(pg_dsn, "public", "orders", MIXED_TARGET_COLS, "id"),
     )
     chunks = chunk_rows(pg_dsn)
     assert {c[2] for c in chunks} == {"completed"}

@@ -41,6 +41,10 @@ T = TypeVar("T")
 
 # Longest pause between retries of one chunk; the exponential series is capped here.
 MAX_BACKOFF_S = 30.0
+# Locking our own claimed chunk can meet another worker's momentary claim-scan lock; try again
+# this many times, this far apart, before deciding the claim was lost.
+LOCK_CLAIM_TRIES = 5
+LOCK_CLAIM_PAUSE_S = 0.1
 # How often an idle worker looks again for claimable chunks while others are still copying.
 IDLE_POLL_S = 0.5
 
@@ -334,12 +338,24 @@ class Worker:
             # The chunk itself is committed; the table is finished again by the run's final sweep.
             log.warning("could not finish table yet: %s", exc)
 
+    def _lock_own_claim(self, conn: psycopg.Connection[Any], claim: ClaimedChunk) -> None:
+        """Lock our chunk's status row for the data transaction, or raise _LostClaim.
+
+        Another worker's claim scan may hold the row lock for a few milliseconds (a row it locked
+        and then rejected on recheck), so a failed NOWAIT is tried again before giving up.
+        """
+        for attempt in range(LOCK_CLAIM_TRIES):
+            if store.lock_claim(conn, claim, self.worker_id, self.ctx.settings.lease_seconds):
+                return
+            conn.rollback()
+            if attempt + 1 < LOCK_CLAIM_TRIES:
+                time.sleep(LOCK_CLAIM_PAUSE_S)
+        raise _LostClaim()
+
     def _copy_once(self, claim: ClaimedChunk, job: TableJob) -> writer.CopyResult:
         conn = self.pg()
         started = time.monotonic()
-        if not store.lock_claim(conn, claim, self.worker_id, self.ctx.settings.lease_seconds):
-            conn.rollback()
-            raise _LostClaim()
+        self._lock_own_claim(conn, claim)
         rng = ChunkRange.from_json(claim.chunk_range)
         if job.upsert is not None and upsert.is_delete_check(job.upsert, claim.key.chunk_id):
             result = upsert.delete_chunk(
