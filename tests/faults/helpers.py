@@ -10,13 +10,6 @@ import psycopg
 
 from tests.fixtures.migration import count_rows, run_cli
 
-# The mixed table as snowpg creates it, without a primary key so a duplicated row would show.
-NO_PK_TARGET = (
-    'CREATE TABLE public.orders (id numeric(38,0), "Payer Id" varchar(30), amount numeric(12,2), '
-    "qty numeric(38,0), ratio double precision, flag boolean, d date, ts timestamp, "
-    "tsz timestamptz, doc jsonb, blob bytea, note text)"
-)
-
 # Each COPY statement stays open >= 0.3 s after its rows arrived, so a fault lands inside it.
 SLOW_COPY = """
 CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS

@@ -16,7 +16,6 @@ import psycopg
 import pytest
 
 from tests.faults.helpers import (
-    NO_PK_TARGET,
     SLOW_COPY,
     copy_backends,
     drop_slow_trigger,
@@ -25,6 +24,7 @@ from tests.faults.helpers import (
     wait_or_kill,
 )
 from tests.fixtures.migration import (
+    NO_PK_TARGET,
     chunk_rows,
     count_rows,
     create_mixed_table,

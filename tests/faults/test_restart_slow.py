@@ -13,7 +13,6 @@ import pytest
 
 from snowpg.demo.servers import postgres_from_dsn
 from tests.faults.helpers import (
-    NO_PK_TARGET,
     SLOW_COPY,
     drop_slow_trigger,
     finish_and_verify,
@@ -21,6 +20,7 @@ from tests.faults.helpers import (
     wait_or_kill,
 )
 from tests.fixtures.migration import (
+    NO_PK_TARGET,
     count_rows,
     create_mixed_table,
     make_config,
