@@ -13,6 +13,7 @@ import psycopg
 import pyarrow as pa
 
 from bench import schema
+from snowpg.copy import binary, binary_plan
 from snowpg.copy.encode import encode_batch
 
 
@@ -90,21 +91,45 @@ def source_single(connect: Callable[[], Any]) -> Timed:
     return Timed(seconds, table.num_rows, note="one query, one connection")
 
 
-def encode_all(tables: dict[int, pa.Table]) -> tuple[Timed, dict[int, bytes]]:
-    """snowpg's Arrow->CSV encoding of every chunk (CPU-bound; measured on one thread)."""
+def binary_kinds() -> list[binary_plan.Kind]:
+    """The binary encoders snowpg picks for the benchmark's PostgreSQL table."""
+    kinds = []
+    for definition in schema.PG_COLUMNS.split(", "):
+        pg_type = definition.split(" ", 1)[1].removesuffix(" PRIMARY KEY")
+        kind = binary_plan.pg_kind(pg_type)
+        assert kind is not None, pg_type
+        kinds.append(kind)
+    return kinds
+
+
+def encode_all(tables: dict[int, pa.Table], fmt: str) -> tuple[Timed, dict[int, bytes]]:
+    """snowpg's Arrow->CSV or Arrow->binary encoding of every chunk (CPU-bound, one thread).
+
+    A binary chunk is complete COPY input: signature, tuples, trailer.
+    """
+    kinds = binary_kinds()
+    json_cols = schema.JSON_COLUMNS
+
+    def encode(t: pa.Table) -> bytes:
+        if fmt == "csv":
+            return bytes(encode_batch(t, json_columns=json_cols).data)
+        body = binary.encode_binary_batch(t, kinds, json_columns=json_cols).data
+        return binary.SIGNATURE + bytes(body) + binary.TRAILER
+
     cpu0, t0 = time.process_time(), time.perf_counter()
-    encoded = {k: encode_batch(t, json_columns=schema.JSON_COLUMNS).data for k, t in tables.items()}
+    encoded = {k: encode(t) for k, t in tables.items()}
     rows = sum(t.num_rows for t in tables.values())
     return Timed(time.perf_counter() - t0, rows, time.process_time() - cpu0), encoded
 
 
-def sink_csv(dsn: str, encoded: dict[int, bytes], rows: int, threads: int) -> Timed:
-    """COPY of the already encoded CSV, one transaction per chunk, on ``threads`` connections."""
+def sink_copy(dsn: str, encoded: dict[int, bytes], rows: int, threads: int, fmt: str) -> Timed:
+    """COPY of already encoded data, one transaction per chunk, on ``threads`` connections."""
+    table = f"bench_sink_{fmt}"
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_sink_csv")
-        conn.execute(f"CREATE TABLE bench_sink_csv ({schema.PG_COLUMNS})")
+        conn.execute(f"DROP TABLE IF EXISTS {table}")  # type: ignore[arg-type]
+        conn.execute(f"CREATE TABLE {table} ({schema.PG_COLUMNS})")  # type: ignore[arg-type]
     conns = [psycopg.connect(dsn) for _ in range(threads)]
-    stmt = f"COPY bench_sink_csv ({schema.PG_NAMES}) FROM STDIN (FORMAT csv)"
+    stmt = f"COPY {table} ({schema.PG_NAMES}) FROM STDIN (FORMAT {fmt})"
 
     def one(no: int, key: int) -> None:
         conn = conns[no]
@@ -119,7 +144,7 @@ def sink_csv(dsn: str, encoded: dict[int, bytes], rows: int, threads: int) -> Ti
     seconds = time.perf_counter() - started
     for c in conns:
         c.close()
-    return Timed(seconds, rows, note=f"CSV COPY, {threads} connections")
+    return Timed(seconds, rows, note=f"{fmt} COPY of pre-encoded data, {threads} connections")
 
 
 def sink_adbc(dsn: str, tables: dict[int, pa.Table], rows: int, threads: int) -> Timed:

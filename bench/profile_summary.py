@@ -15,7 +15,7 @@ BUCKETS = [
         "waiting (queue, lock, socket)",
         re.compile(r"^(Condition|Event)\.wait|^Connection\.wait|^wait "),
     ),
-    ("encode Arrow->CSV (snowpg.copy.encode)", re.compile(r"encode_batch")),
+    ("encode Arrow->COPY data (snowpg.copy)", re.compile(r"encode_batch|encode_binary_batch")),
     ("COPY write to PostgreSQL (psycopg)", re.compile(r"\bwrite \(psycopg|copy\.py|_copy_base")),
     (
         "Snowflake fetch: HTTP + JSON/Arrow decode",

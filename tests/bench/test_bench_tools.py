@@ -44,3 +44,9 @@ def test_profile_summary_buckets(tmp_path: Path, capsys: object) -> None:
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "4 active samples" in out
     assert "75.0%  encode" in out and "25.0%  Snowflake fetch" in out
+
+
+def test_binary_kinds_cover_every_benchmark_column() -> None:
+    from bench import ceilings
+
+    assert len(ceilings.binary_kinds()) == len(schema.PG_NAMES.split(", "))

@@ -12,12 +12,14 @@ import pyarrow as pa
 import pytest
 from psycopg import sql
 
-from snowpg.copy import writer
-from snowpg.copy.encode import copy_sql_format
+from snowpg.copy import binary_plan, writer
 from snowpg.copy.writer import CopyResult, write_batches
 from snowpg.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.integration
+
+# Every test runs through both encoders: they must store the same values.
+FORMATS = pytest.mark.parametrize("fmt", ["csv", "binary"])
 
 UTC = dt.UTC
 NAN, INF = float("nan"), float("inf")
@@ -127,12 +129,34 @@ COLUMNS: list[tuple[str, str, pa.DataType, list[Any], list[Any]]] = [
 ]
 
 
-def copy_statement(table: str, columns: list[str]) -> sql.Composed:
+def copy_statement(table: str, columns: list[str], fmt: str = "csv") -> sql.Composed:
     return sql.SQL("COPY {}.{} ({}) FROM STDIN (FORMAT {})").format(
         sql.Identifier("public"),
         sql.Identifier(table),
         sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        sql.SQL(copy_sql_format()),
+        sql.SQL(fmt),
+    )
+
+
+def write(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    cols: list[tuple[str, str]],
+    batches: list[pa.Table] | list[pa.RecordBatch],
+    fmt: str,
+    **kwargs: Any,
+) -> CopyResult:
+    """``write_batches`` into ``table`` with CSV or with the binary encoders of the column types."""
+    kinds = None
+    if fmt == "binary":
+        kinds = [binary_plan.pg_kind(t) for _n, t in cols]
+        assert None not in kinds, cols
+    return write_batches(
+        cur,
+        copy_statement(table, [n for n, _t in cols], fmt),
+        batches,
+        binary_kinds=kinds,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -153,10 +177,11 @@ def edge_batch() -> pa.RecordBatch:
     )
 
 
-def load_edge_table(conn: psycopg.Connection[Any]) -> CopyResult:
-    create_table(conn, "edge", [(name, pg_type) for name, pg_type, *_ in COLUMNS])
+def load_edge_table(conn: psycopg.Connection[Any], fmt: str) -> CopyResult:
+    cols = [(name, pg_type) for name, pg_type, *_ in COLUMNS]
+    create_table(conn, "edge", cols)
     with conn.cursor() as cur:
-        result = write_batches(cur, copy_statement("edge", [c[0] for c in COLUMNS]), [edge_batch()])
+        result = write(cur, "edge", cols, [edge_batch()], fmt)
     conn.commit()
     return result
 
@@ -169,9 +194,10 @@ def same(expected: Any, got: Any) -> bool:
     return bool(expected == got) and type(expected) is type(got)
 
 
-def test_every_type_round_trips(pg_dsn: str) -> None:
+@FORMATS
+def test_every_type_round_trips(pg_dsn: str, fmt: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
-        result = load_edge_table(conn)
+        result = load_edge_table(conn, fmt)
         assert result.rows == 4 and result.bytes > 0 and result.nul_fixed == {}
         names = sql.SQL(", ").join(sql.Identifier(c[0]) for c in COLUMNS)
         rows = conn.execute(sql.SQL("SELECT {} FROM edge ORDER BY id").format(names)).fetchall()
@@ -182,10 +208,11 @@ def test_every_type_round_trips(pg_dsn: str) -> None:
             assert same(want[r], row[i]), f"{name} row {r}: wrote {values[r]!r}, read {row[i]!r}"
 
 
-def test_session_timezone_does_not_change_stored_values(pg_dsn: str) -> None:
+@FORMATS
+def test_session_timezone_does_not_change_stored_values(pg_dsn: str, fmt: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("SET TimeZone = 'America/New_York'")
-        load_edge_table(conn)
+        load_edge_table(conn, fmt)
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         got = conn.execute(
@@ -206,16 +233,18 @@ def test_session_timezone_does_not_change_stored_values(pg_dsn: str) -> None:
     assert [g[2] for g in got] == ["0001-01-01 00:00:00", "9999-12-31 23:59:59.999999", None, None]
 
 
-def test_single_column_null_row_and_empty_string(pg_dsn: str) -> None:
+@FORMATS
+def test_single_column_null_row_and_empty_string(pg_dsn: str, fmt: str) -> None:
     # A one-column NULL row is an empty line: PostgreSQL must read it as NULL, not skip it.
     with psycopg.connect(pg_dsn) as conn:
         create_table(conn, "one", [("v", "text")])
         with conn.cursor() as cur:
-            write_batches(cur, copy_statement("one", ["v"]), [pa.table({"v": ["x", None, ""]})])
+            write(cur, "one", [("v", "text")], [pa.table({"v": ["x", None, ""]})], fmt)
         assert conn.execute("SELECT v FROM one ORDER BY id").fetchall() == [("x",), (None,), ("",)]
 
 
-def test_batches_of_changing_types_progress_and_skipped_empties(pg_dsn: str) -> None:
+@FORMATS
+def test_batches_of_changing_types_progress_and_skipped_empties(pg_dsn: str, fmt: str) -> None:
     batches = [
         pa.table({"n": pa.array([1, 2], pa.int8()), "s": pa.array(["a", "b"])}),
         pa.table({"n": pa.array([], pa.int64()), "s": pa.array([], pa.string())}),
@@ -228,13 +257,11 @@ def test_batches_of_changing_types_progress_and_skipped_empties(pg_dsn: str) -> 
     ]
     seen: list[tuple[int, int]] = []
     with psycopg.connect(pg_dsn) as conn:
-        create_table(conn, "mix", [("n", "numeric(38,0)"), ("s", "text")])
+        cols = [("n", "numeric(38,0)"), ("s", "text")]
+        create_table(conn, "mix", cols)
         with conn.cursor() as cur:
-            result = write_batches(
-                cur,
-                copy_statement("mix", ["n", "s"]),
-                batches,
-                on_progress=lambda r, b: seen.append((r, b)),
+            result = write(
+                cur, "mix", cols, batches, fmt, on_progress=lambda r, b: seen.append((r, b))
             )
         conn.commit()
         rows = conn.execute("SELECT n, s FROM mix ORDER BY id").fetchall()
@@ -243,16 +270,18 @@ def test_batches_of_changing_types_progress_and_skipped_empties(pg_dsn: str) -> 
     assert result.rows == 3 and result.bytes == sum(b for _r, b in seen)
 
 
+@FORMATS
 def test_no_batches_and_large_batch_split_into_writes(
-    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     monkeypatch.setattr(writer, "MAX_WRITE_BYTES", 7)  # forces every batch across many writes
+    cols = [("s", "text")]
     with psycopg.connect(pg_dsn) as conn:
-        create_table(conn, "big", [("s", "text")])
+        create_table(conn, "big", cols)
         with conn.cursor() as cur:
-            assert write_batches(cur, copy_statement("big", ["s"]), []) == CopyResult(0, 0, {})
+            assert write(cur, "big", cols, [], fmt) == CopyResult(0, 0, {})
             values = [f'row {i} ✓ \n,"' for i in range(500)]
-            result = write_batches(cur, copy_statement("big", ["s"]), [pa.table({"s": values})])
+            result = write(cur, "big", cols, [pa.table({"s": values})], fmt)
         assert result.rows == 500
         assert [r[0] for r in conn.execute("SELECT s FROM big ORDER BY id")] == values
 
@@ -266,17 +295,18 @@ def test_writer_does_not_commit(pg_dsn: str) -> None:
         assert conn.execute("SELECT count(*) FROM nc").fetchone() == (0,)
 
 
-def test_nul_policies_reach_postgres(pg_dsn: str) -> None:
+@FORMATS
+def test_nul_policies_reach_postgres(pg_dsn: str, fmt: str) -> None:
     batch = pa.table({"t": ["a\x00b", "ok"], "j": ['{"k": "x\\u0000y"}', '{"k": "\\\\u0000"}']})
+    cols = [("t", "text"), ("j", "jsonb")]
     with psycopg.connect(pg_dsn) as conn:
-        create_table(conn, "nul", [("t", "text"), ("j", "jsonb")])
-        stmt = copy_statement("nul", ["t", "j"])
+        create_table(conn, "nul", cols)
         with conn.cursor() as cur, pytest.raises(DataError, match='column "t"'):
-            write_batches(cur, stmt, [batch], json_columns=["j"])
+            write(cur, "nul", cols, [batch], fmt, json_columns=["j"])
         conn.rollback()
         with conn.cursor() as cur:
-            result = write_batches(
-                cur, stmt, [batch], nul_policy="replace:\ufffd", json_columns=["j"]
+            result = write(
+                cur, "nul", cols, [batch], fmt, nul_policy="replace:\ufffd", json_columns=["j"]
             )
         conn.commit()
         rows = conn.execute("SELECT t, j FROM nul ORDER BY id").fetchall()

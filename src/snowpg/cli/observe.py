@@ -10,18 +10,20 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from snowpg.cli.options import ConfigOpt, RunOpt, SourceOpt
 from snowpg.cli.render import _styled
 from snowpg.observe.fmt import human_bytes, human_duration, human_rate
-from snowpg.status.report import StatusReport, collect_status
+
+if TYPE_CHECKING:
+    # snowpg.status.report (psycopg) is imported by the commands that read it, not at start-up.
+    from snowpg.status.report import StatusReport
 
 
 def status_view(r: StatusReport) -> RenderableType:
@@ -95,8 +97,11 @@ def status_command(
     ] = False,
 ) -> None:
     """Show runs and per-table progress, rates, ETA, retries, stuck and failed chunks."""
+    from rich.live import Live
+
     from snowpg.cli.app import _load, out_console
     from snowpg.cli.sync import lag_table
+    from snowpg.status.report import collect_status
     from snowpg.sync import table_lags
 
     settings = _load(config)
@@ -186,6 +191,7 @@ def report_command(
     """Per-table run report: rows, bytes, duration, throughput, retries, verification."""
     from snowpg.cli.app import _load, err_console, out_console
     from snowpg.observe.report_html import render_report
+    from snowpg.status.report import collect_status
 
     settings = _load(config)
     reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]

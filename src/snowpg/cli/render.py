@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from snowpg.engine import RunSummary
-from snowpg.model import TablePlan
 from snowpg.observe.fmt import human_bytes
 from snowpg.plan.naming import rename_reason
-from snowpg.status.report import StatusReport
+
+if TYPE_CHECKING:
+    # Types only: importing the engine at run time pulls in the copy path (pyarrow, numpy,
+    # psycopg), which `snowpg status`, `report` and `--help` do not need.
+    from snowpg.engine import RunSummary
+    from snowpg.model import TablePlan
+    from snowpg.status.report import StatusReport
 
 STATUS_STYLE = {
     "completed": "green",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from snowpg.sync import SyncResult, TableLag
+if TYPE_CHECKING:
+    # snowpg.sync (planner, source and target catalogs) is imported when a command runs.
+    from snowpg.sync import SyncResult, TableLag
 
 
 def lag_table(title: str, lags: list[TableLag]) -> Table:

@@ -7,15 +7,16 @@ verified); 3 a table of the run is not complete yet, so it was not verified.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from snowpg.config import Settings, SourceConfig
-from snowpg.verify.compare import MATCH
-from snowpg.verify.run import TableResult, VerifyReport
+if TYPE_CHECKING:
+    # snowpg.verify (psycopg, the source reader) is imported when a command runs.
+    from snowpg.config import Settings, SourceConfig
+    from snowpg.verify.run import TableResult, VerifyReport
 
 # Mismatching chunks printed per table (all are recorded in migration_status).
 MAX_PRINTED_CHUNKS = 20
@@ -68,6 +69,8 @@ def report_table(report: VerifyReport) -> Table:
 
 
 def summary_line(report: VerifyReport) -> str:
+    from snowpg.verify.compare import MATCH
+
     ok = sum(1 for t in report.tables if t.status == MATCH)
     return (
         f"source {report.source_name}: {ok} of {len(report.tables)} table(s) verified equal, "

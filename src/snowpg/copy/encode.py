@@ -42,11 +42,11 @@ _CSV_OPTIONS = pa_csv.WriteOptions(
 )
 
 # Days from 1970-01-01 back to 0001-01-01: earlier dates have no ISO form PostgreSQL reads.
-_MIN_DATE_DAYS = -719_162
+MIN_DATE_DAYS = -719_162
 # Up to this scale Arrow's decimal text never uses exponent notation (its adjusted exponent,
 # digits - 1 - scale, cannot fall below -6), so the cast is already the plain form.
 _PLAIN_DECIMAL_SCALE = 6
-_UNIT_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+UNIT_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 
 # A JSON \u0000 escape: preceded by an even number of backslashes (an odd count would make the
 # backslash itself escaped, as in "\\u0000", which is legitimate text).
@@ -88,7 +88,7 @@ def parse_nul_policy(text: str) -> NulPolicy:
 class EncodedBatch:
     """COPY input for one batch; ``nul_fixed`` counts, per column, the values cleaned of NULs."""
 
-    data: bytes
+    data: bytes | memoryview
     rows: int
     nul_fixed: dict[str, int] = field(default_factory=dict)
 
@@ -105,12 +105,12 @@ def encode_batch(
     dates before 0001-01-01, and (policy ``fail``) for text holding NUL characters.
     """
     policy = parse_nul_policy(nul_policy)
-    json_names = _json_matcher(json_columns)
+    json_names = json_matcher(json_columns)
     texts: list[pa.ChunkedArray] = []
     fixed: dict[str, int] = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
-        text, count = _column_text(name, chunked, policy, json_names(name))
+        text, count = column_text(name, chunked, policy, json_names(name))
         texts.append(text)
         if count:
             fixed[name] = count
@@ -124,7 +124,7 @@ def find_nul_columns(
     batch: pa.Table | pa.RecordBatch, json_columns: Collection[str] = ()
 ) -> list[str]:
     """Names of the string columns holding U+0000 (or, for JSON columns, the ``\\u0000`` escape)."""
-    json_names = _json_matcher(json_columns)
+    json_names = json_matcher(json_columns)
     found = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         col = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
@@ -135,7 +135,7 @@ def find_nul_columns(
     return found
 
 
-def _json_matcher(json_columns: Collection[str]) -> Callable[[str], bool]:
+def json_matcher(json_columns: Collection[str]) -> Callable[[str], bool]:
     # Snowflake returns unquoted identifiers upper-case while callers often hold the lower-case
     # target names; unquoted identifiers are case-insensitive on both sides, so match that way.
     exact = set(json_columns)
@@ -143,16 +143,16 @@ def _json_matcher(json_columns: Collection[str]) -> Callable[[str], bool]:
     return lambda name: name in exact or name.casefold() in folded
 
 
-def _column_text(
+def column_text(
     name: str, col: pa.ChunkedArray, policy: NulPolicy, is_json: bool
 ) -> tuple[pa.ChunkedArray, int]:
     t = col.type
     if pa.types.is_dictionary(t):
-        return _column_text(name, pc.cast(col, t.value_type), policy, is_json)
+        return column_text(name, pc.cast(col, t.value_type), policy, is_json)
     if pa.types.is_string_view(t):
-        return _column_text(name, pc.cast(col, pa.large_string()), policy, is_json)
+        return column_text(name, pc.cast(col, pa.large_string()), policy, is_json)
     if _is_text(t):
-        return _clean_nuls(name, col, policy, is_json)
+        return clean_nuls(name, col, policy, is_json)
     if pa.types.is_null(t) or pa.types.is_integer(t) or pa.types.is_boolean(t):
         return col, 0  # the CSV writer's text for these is already what PostgreSQL reads
     if pa.types.is_floating(t):
@@ -161,7 +161,7 @@ def _column_text(
         return _decimal_text(col), 0
     if pa.types.is_date(t):
         days = pc.cast(col, pa.date32())
-        _check_min(name, pc.cast(days, pa.int32()), _MIN_DATE_DAYS, "dates")
+        check_min(name, pc.cast(days, pa.int32()), MIN_DATE_DAYS, "dates")
         return pc.cast(days, pa.string()), 0
     if pa.types.is_time(t):
         return pc.cast(col, pa.string()), 0
@@ -227,7 +227,7 @@ def _nul_count(col: pa.ChunkedArray, is_json: bool) -> int:
     return _count_true(mask)
 
 
-def _clean_nuls(
+def clean_nuls(
     name: str, col: pa.ChunkedArray, policy: NulPolicy, is_json: bool
 ) -> tuple[pa.ChunkedArray, int]:
     count = _nul_count(col, is_json)
@@ -300,12 +300,12 @@ def _timestamp_text(name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
     # The stored values are UTC whatever the zone; dropping the zone keeps them as they are.
     utc = pa.chunked_array([c.view(naive) for c in col.chunks], naive)
     if t.unit != "ns":  # ns cannot reach year 1 at all
-        _check_min(name, pc.cast(utc, pa.int64()), _MIN_DATE_DAYS * _UNIT_PER_DAY[t.unit], "dates")
+        check_min(name, pc.cast(utc, pa.int64()), MIN_DATE_DAYS * UNIT_PER_DAY[t.unit], "dates")
     text = pc.cast(utc, pa.string())
     return pc.binary_join_element_wise(text, "+00", "") if t.tz is not None else text
 
 
-def _check_min(name: str, values: pa.ChunkedArray, lowest: int, what: str) -> None:
+def check_min(name: str, values: pa.ChunkedArray, lowest: int, what: str) -> None:
     smallest = pc.min(values).as_py()
     if smallest is not None and smallest < lowest:
         raise DataError(

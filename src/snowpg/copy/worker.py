@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from snowpg.config import Settings
-from snowpg.copy import encode, upsert, writer
+from snowpg.copy import binary_plan, encode, upsert, writer
 from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange, SourceTable
@@ -32,6 +32,7 @@ from snowpg.source import sql as source_sql
 from snowpg.source.errors import translate_sf_error
 from snowpg.status import store
 from snowpg.status.rows import ClaimedChunk, TableKey
+from snowpg.target import catalog as pg_catalog
 from snowpg.target import connection as pg_connection
 from snowpg.target import ddl
 
@@ -105,6 +106,8 @@ class WorkerContext:
     # (per-table parallel_threads is a per-invocation setting, as in the seed system).
     inflight: dict[TableKey, int] = field(default_factory=dict)
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Binary COPY encoders per table, read once from the target's catalog (see binary_plan).
+    binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
 
 
 class Worker:
@@ -365,8 +368,10 @@ class Worker:
         query, params = source_sql.select_chunk_sql(
             job.source, job.source_columns, job.source_filter, rng
         )
+        kinds = self.binary_plan(conn, job).kinds
+        fmt = "binary" if kinds is not None else encode.copy_sql_format()
         copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
-        copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, encode.copy_sql_format())
+        copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, fmt)
         batches = reader.read_chunk(self.sf(), query, params)
         with conn.cursor() as cur:
             result = writer.write_batches(
@@ -375,6 +380,7 @@ class Worker:
                 batches,
                 nul_policy=job.nul_policy,
                 json_columns=job.json_columns,
+                binary_kinds=kinds,
             )
         if result.nul_fixed:  # counted in the chunk's transaction, so never twice on a retry
             store.add_nul_fixed(conn, claim.key.table, result.nul_fixed)
@@ -382,6 +388,40 @@ class Worker:
             conn, job.upsert, job.target_schema, job.target_table, job.target_columns
         )
         return self._complete(conn, claim, result, started)
+
+    def binary_plan(self, conn: psycopg.Connection[Any], job: TableJob) -> binary_plan.BinaryPlan:
+        """The table's binary COPY encoders (from the target column types), planned once.
+
+        A table with a column binary COPY cannot write is copied with CSV, and the log says why.
+        """
+        with self.ctx.claim_lock:
+            known = self.ctx.binary_plans.get(job.key)
+        if known is not None:
+            return known
+        target = pg_catalog.table_columns(conn, job.target_schema, job.target_table) or []
+        pg_types = {c.name: c.pg_type for c in target}
+        pairs = []
+        for src_name, tgt_name in zip(job.source_columns, job.target_columns, strict=True):
+            col = job.source.column(src_name)
+            pairs.append(
+                binary_plan.ColumnPair(
+                    name=tgt_name,
+                    source_type=col.data_type if col is not None else "",
+                    source_scale=col.scale if col is not None else None,
+                    pg_type=pg_types.get(tgt_name, "missing"),
+                )
+            )
+        plan = binary_plan.plan_kinds(pairs)
+        with self.ctx.claim_lock:
+            if job.key not in self.ctx.binary_plans and plan.kinds is None:
+                log.warning(
+                    "table %s is copied with CSV COPY instead of binary: %s",
+                    job.display_name,
+                    plan.reason,
+                    extra={"table": job.display_name},
+                )
+            self.ctx.binary_plans.setdefault(job.key, plan)
+        return plan
 
     def _complete(
         self,

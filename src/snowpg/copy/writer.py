@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from snowpg.copy.binary import SIGNATURE, TRAILER, encode_binary_batch
+from snowpg.copy.binary_plan import Kind
 from snowpg.copy.encode import EncodedBatch, encode_batch, parse_nul_policy
 
 # Largest single write into the COPY. psycopg sends each write as CopyData messages; bounding it
@@ -136,11 +138,14 @@ def write_batches(
     nul_policy: str = "fail",
     json_columns: Collection[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
+    binary_kinds: Sequence[Kind] | None = None,
 ) -> CopyResult:
-    """Encode each batch and write it into ``statement`` (``COPY ... FROM STDIN (FORMAT csv)``).
+    """Encode each batch and write it into ``statement``.
 
-    Batches without rows are skipped. ``on_progress(rows, bytes)`` runs after each written slice
-    (a batch of more than ``SLICE_ROWS`` rows is written in several slices).
+    With ``binary_kinds`` (one encoder per column, :func:`snowpg.copy.binary_plan.plan_kinds`) the
+    statement must read ``FORMAT binary``; without, ``FORMAT csv``. Batches without rows are
+    skipped. ``on_progress(rows, bytes)`` runs after each written slice (a batch of more than
+    ``SLICE_ROWS`` rows is written in several slices).
     """
     parse_nul_policy(nul_policy)  # a wrong setting fails before the COPY starts
     rows = 0
@@ -151,11 +156,17 @@ def write_batches(
     )
 
     def encode(piece: pa.Table | pa.RecordBatch) -> EncodedBatch:
+        if binary_kinds is not None:
+            return encode_binary_batch(
+                piece, binary_kinds, nul_policy=nul_policy, json_columns=json_columns
+            )
         return encode_batch(piece, nul_policy=nul_policy, json_columns=json_columns)
 
     with cursor.copy(query) as copy:
         producer = _Producer(batches, encode)
         try:
+            if binary_kinds is not None:  # psycopg adds neither in block mode
+                copy.write(SIGNATURE)
             for encoded in producer:
                 view = memoryview(encoded.data)
                 for start in range(0, len(view), MAX_WRITE_BYTES):
@@ -167,6 +178,8 @@ def write_batches(
                 if on_progress is not None:
                     on_progress(encoded.rows, len(view))
                 del view, encoded
+            if binary_kinds is not None:
+                copy.write(TRAILER)
         finally:
             producer.stop()
     return CopyResult(rows=rows, bytes=written, nul_fixed=fixed)
