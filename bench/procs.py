@@ -30,6 +30,7 @@ class ProcResult:
     max_rss_mb: float
     cpu_seconds: float
     log: Path
+    sys_seconds: float = 0.0  # the kernel's share of cpu_seconds
 
 
 @dataclass
@@ -91,6 +92,7 @@ def run_together(commands: list[list[str]], env: dict[str, str], log_dir: Path, 
                 max_rss_mb=peak[pid],
                 cpu_seconds=usage.ru_utime + usage.ru_stime,
                 log=log,
+                sys_seconds=usage.ru_stime,
             )
         )
     return Group(seconds=time.perf_counter() - started, procs=results)

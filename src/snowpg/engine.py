@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from snowpg import malloc
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.copy import upsert
 from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
@@ -107,6 +108,7 @@ def migrate_source(
     on_run_ready: Any = None,
 ) -> RunSummary:
     """Migrate (or continue migrating) one source; returns the summary of the run."""
+    malloc.limit_arenas()
     try:
         return _migrate_source(settings, source, options, progress, on_run_ready)
     except psycopg.Error as exc:

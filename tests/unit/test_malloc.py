@@ -1,44 +1,44 @@
-"""glibc keeps freed chunk buffers for reuse: counted in page faults, in a fresh process each."""
+"""Worker threads share glibc arenas: counted by glibc's own malloc_stats, in a fresh process."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-CHURN = """
-import resource, sys
-from snowpg.malloc import keep_freed_memory
-print(keep_freed_memory() if sys.argv[1] == "on" else "off")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):  # like a chunk's HTTP body: read 10 KB at a time, joined, decoded, freed
-    parts = [b"x" * 10_240 for _ in range(3_000)]
-    body = b"".join(parts)
-    del parts
-    text = body.decode()
-    del body, text
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+THREADS = """
+import ctypes, sys, threading
+from snowpg.malloc import limit_arenas
+print(limit_arenas() if sys.argv[1] == "on" else "off", flush=True)
+barrier = threading.Barrier(6)
+def work():
+    held = [bytearray(1024) for _ in range(2000)]  # small buffers: served by the thread's arena
+    barrier.wait()  # all six threads hold memory at once
+    del held
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()  # per-arena report on stderr
 """
 
 
-def faults(mode: str, **env: str) -> tuple[str, int]:
-    out = subprocess.run(
-        [sys.executable, "-c", CHURN, mode], capture_output=True, text=True, check=True, env=env
-    ).stdout.split()
-    return out[0], int(out[1])
+def arenas(mode: str, **extra: str) -> tuple[str, int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | extra
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS, mode], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip(), len(re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc malloc tuning applies to Linux only")
-def test_freed_buffers_are_reused_instead_of_faulted_in_again() -> None:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    state, untuned = faults("off", **env)
-    tuned_state, tuned = faults("on", **env)
-    assert (state, tuned_state) == ("off", "True")
-    # 20 rounds of ~90 MB: untuned faults the pages in again every round, tuned about once.
-    assert untuned > 100_000, untuned
-    assert tuned < untuned / 4, (tuned, untuned)
-    # The user's own malloc settings win.
-    assert faults("on", **env, MALLOC_TRIM_THRESHOLD_="131072")[0] == "False"
+def test_worker_threads_share_two_arenas() -> None:
+    state, default = arenas("off")
+    assert state == "off" and default > 2, default
+    state, capped = arenas("on")
+    assert state == "True" and capped <= 2, capped
+    # The user's own setting wins, and SNOWPG_MALLOC_TUNING=0 turns it off.
+    assert arenas("on", MALLOC_ARENA_MAX="8")[0] == "False"
+    assert arenas("on", SNOWPG_MALLOC_TUNING="0")[0] == "False"

@@ -34,9 +34,10 @@ from snowpg.copy.encode import EncodedBatch, encode_batch, parse_nul_policy
 # Largest single write into the COPY. psycopg sends each write as CopyData messages; bounding it
 # keeps libpq's send buffer (a copy of what we hand it) from doubling a big batch's memory.
 MAX_WRITE_BYTES = 8 * 1024 * 1024
-# Rows encoded at once. Measured on the benchmark schema: encoding CPU per row is the same from
-# 4k to 100k rows per slice, while the text columns and CSV of a slice are ~0.5 KB per row.
-SLICE_ROWS = 16_384
+# Rows encoded at once. Measured on the benchmark schema (binary encoder): CPU per row is the same
+# from 8k to 64k rows per slice and 20% higher at 4k; an encoded slice is ~0.3 KB a row (binary)
+# or ~0.5 KB (CSV, with its text columns), so smaller slices keep less in flight per worker.
+SLICE_ROWS = 8_192
 # Encoded slices waiting for the COPY; 2 keeps the encoder busy while a write is in progress.
 QUEUE_SLICES = 2
 # How often a blocked producer checks whether the COPY side has given up.
