@@ -88,9 +88,13 @@ class Bench:
         assert self.pg is not None
         return self.pg.dsn(PG_DATABASE)
 
-    def env(self) -> dict[str, str]:
+    def env(self, snowpg: bool = True) -> dict[str, str]:
+        """Server settings; for snowpg processes also the as-installed import path."""
         assert self.fake is not None and self.pg is not None
-        return {**self.fake.env(), **self.pg.env()}
+        env = {**self.fake.env(), **self.pg.env()}
+        if snowpg and not getattr(self.args, "with_pandas", False):
+            env["PYTHONPATH"] = str(AS_INSTALLED)
+        return env
 
     def say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
@@ -203,7 +207,7 @@ class Bench:
             "--dsn",
             self.dsn(),
         ]
-        group = procs.run_together([cmd], self.env(), self.work / "logs", kind)
+        group = procs.run_together([cmd], self.env(snowpg=False), self.work / "logs", kind)
         proc = group.procs[0]
         if not group.ok:
             self.say(f"baseline {kind} failed; see {proc.log}")
@@ -262,6 +266,9 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+# sitecustomize that hides pandas from snowpg processes, as in a user's install (see its docstring).
+AS_INSTALLED = Path(__file__).resolve().parent / "as_installed"
+
 # "default" means what a user gets without setting anything.
 DEFAULT_THREADS = int(Settings.model_fields["parallel_threads"].default)
 DEFAULT_BATCH = int(Settings.model_fields["batch_size"].default)
@@ -278,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--executemany-rows", type=int, default=50_000)
     p.add_argument("--scale", default="1,2,4", help="process counts for scale-out ('' to skip)")
     p.add_argument("--skip-baselines", action="store_true")
+    p.add_argument(
+        "--with-pandas",
+        action="store_true",
+        help="run snowpg with the dev venv's pandas importable (+~33 MB RSS; users have none)",
+    )
     p.add_argument("--profile", action="store_true", help="py-spy an extra default snowpg run")
     p.add_argument("--work-dir", default=".bench-work")
     p.add_argument("--json", help="also write the results here")

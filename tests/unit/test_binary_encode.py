@@ -186,6 +186,11 @@ def test_numeric_any_precision_and_scale(ps: tuple[int, int], data: st.DataObjec
 def test_numeric_from_integers_and_small_and_large_paths() -> None:
     ints = [0, -1, 10**15, -(2**63), 2**63 - 1, None]
     assert column("numeric", pa.array(ints, pa.int64())) == ints
+    # The int64 minimum alone: abs() of it overflows, so it must not pass for a small value.
+    for alone in ([-(2**63)], [-(2**63), 5], [-(9 * 10**15)]):
+        assert column("numeric", pa.array(alone, pa.int64())) == alone
+        as_decimal = pa.array([Decimal(v) for v in alone], pa.decimal128(38, 0))
+        assert column("numeric", as_decimal) == alone
     small = [Decimal("-0.01"), Decimal("12.50"), Decimal("0.00"), None]
     assert column("numeric", pa.array(small, pa.decimal128(12, 2))) == small
     huge = [Decimal(10**35), Decimal("-12345678901234567890123456789.01")]

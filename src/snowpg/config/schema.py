@@ -178,6 +178,7 @@ class TableConfig(_Model):
     disable_index: bool = False
     parallel_threads: int | None = Field(default=None, ge=1, le=64)
     batch_size: int | None = Field(default=None, ge=1)
+    max_chunk_mb: float | None = Field(default=None, gt=0)
     insert_only_mode: bool | None = None
     nul_policy: str | None = None  # U+0000 in text: "fail" | "strip" | "replace:<char>"
     _identifier_case: str = PrivateAttr(default="lower")  # set from Settings.identifier_case
@@ -340,7 +341,9 @@ class Settings(_Model):
     snowflake: SnowflakeSettings
     postgres: PostgresSettings
     parallel_threads: int = Field(default=4, ge=1, le=64)
-    batch_size: int = Field(default=100_000, ge=1)
+    batch_size: int = Field(default=25_000, ge=1)
+    # Chunks hold fewer than batch_size rows when their rows would exceed this (plan/sizing.py).
+    max_chunk_mb: float = Field(default=8, gt=0)
     max_retry_attempts: int = Field(default=3, ge=0)
     lambda_timeout_buffer_seconds: int = Field(default=90, ge=0)
     insert_only_mode: bool = False
@@ -418,6 +421,9 @@ class Settings(_Model):
 
     def batch_size_for(self, table: TableConfig) -> int:
         return table.batch_size if table.batch_size is not None else self.batch_size
+
+    def max_chunk_mb_for(self, table: TableConfig) -> float:
+        return table.max_chunk_mb if table.max_chunk_mb is not None else self.max_chunk_mb
 
     def insert_only_for(self, table: TableConfig) -> bool:
         return (

@@ -292,7 +292,10 @@ def _small_unscaled(arr: pa.Array) -> np.ndarray[Any, Any] | None:
             values[~_numpy(pc.is_valid(arr))] = 0
     else:
         return None
-    if len(values) and int(np.abs(values).max()) >= _SMALL_UNSCALED:
+    # Compare min and max, not abs(): abs(-2**63) overflows int64 and stays negative.
+    if len(values) and not (
+        -_SMALL_UNSCALED < int(values.min()) and int(values.max()) < _SMALL_UNSCALED
+    ):
         return None
     return values
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.model import ColumnMapping, SourceTable, TablePlan
-from snowpg.plan import boundaries, columns
+from snowpg.plan import boundaries, columns, sizing
 from snowpg.source import catalog as source_catalog
 from snowpg.target import catalog as target_catalog
 
@@ -45,10 +45,24 @@ def plan_table(
     key_columns, method = boundaries.choose_chunking_columns(
         src, table.chunking_columns, conn=sf_conn, source_filter=table.source_filter
     )
+    batch_size = settings.batch_size_for(table)
+    sized = sizing.plan_chunk_rows(
+        sf_conn,
+        src,
+        [m.source for m in match.mappings],
+        table.source_filter,
+        batch_size,
+        settings.max_chunk_mb_for(table),
+    )
     chunks, method_detail = boundaries.plan_chunks(
-        sf_conn, src, key_columns, table.source_filter, settings.batch_size_for(table)
+        sf_conn, src, key_columns, table.source_filter, sized.rows
     )
     notes: list[str] = []
+    if sized.capped:
+        notes.append(
+            f"rows average {sized.row_bytes:,.0f} bytes: chunks of {sized.rows:,} rows instead "
+            f"of batch_size {batch_size:,} (max_chunk_mb {settings.max_chunk_mb_for(table):g})"
+        )
     if match.skipped_source:
         notes.append(
             "source columns not in the existing target, left out: "
@@ -74,7 +88,7 @@ def plan_table(
         source_filter=table.source_filter,
         chunking_method=method if method_detail in method else f"{method_detail}; {method}",
         parallel_threads=settings.threads_for(table),
-        batch_size=settings.batch_size_for(table),
+        batch_size=sized.rows,
         truncate_onstart=table.truncate_onstart,
         disable_index=table.disable_index,
         notes=tuple(notes),

@@ -226,3 +226,24 @@ def distinct_counts_sql(
     """One row: ``APPROX_COUNT_DISTINCT`` of each column (HyperLogLog; cheap on any size)."""
     counts = ", ".join(f"APPROX_COUNT_DISTINCT({quote_ident(c)})" for c in columns)
     return f"SELECT {counts} FROM {table_ref(table)} {where_clause(source_filter, 'TRUE')}", {}
+
+
+def row_width_sql(
+    table: SourceTable,
+    variable_columns: Sequence[str],
+    fixed_bytes: int,
+    source_filter: str | None,
+    sample_rows: int,
+) -> tuple[str, dict[str, Any]]:
+    """Average bytes of a row over the first ``sample_rows`` rows: ``fixed_bytes`` plus each
+    variable-width column's text length and a 4-byte offset. ``LIMIT`` without ``ORDER BY`` lets
+    Snowflake stop after the first micro-partitions, so this costs about one small query."""
+    parts = [str(fixed_bytes)] + [
+        f"COALESCE(LENGTH(TO_VARCHAR({quote_ident(c)})), 0) + 4" for c in variable_columns
+    ]
+    cols = ", ".join(quote_ident(c) for c in variable_columns) or "1 AS ONE"
+    inner = (
+        f"SELECT {cols} FROM {table_ref(table)} {where_clause(source_filter, 'TRUE')} "
+        f"LIMIT {int(sample_rows)}"
+    )
+    return f"SELECT AVG({' + '.join(parts)}) FROM ({inner}) AS SAMPLED", {}

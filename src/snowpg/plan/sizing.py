@@ -1,0 +1,112 @@
+"""How many rows a chunk holds: ``batch_size``, capped by bytes for wide rows.
+
+A chunk's memory in flight is proportional to its bytes, not its rows (docs/OPTIMIZATION.md), so
+a table of 4 KB rows gets smaller chunks than one of 200-byte rows: rows per chunk =
+``min(batch_size, max_chunk_mb / average row bytes)``. The average comes from the Arrow width of
+each column's type, and for variable-width columns (text, VARIANT, binary) their text length over
+a small sample of rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from snowpg.model import SourceColumn, SourceTable
+from snowpg.source import reader
+from snowpg.source import sql as source_sql
+
+log = logging.getLogger("snowpg.plan")
+
+SAMPLE_ROWS = 1_000
+MIB = 1024 * 1024
+
+# Arrow bytes a value takes, by Snowflake type (a NUMBER is 8 bytes as int64, 16 as decimal128).
+_FIXED = {
+    "FLOAT": 8,
+    "FLOAT4": 8,
+    "FLOAT8": 8,
+    "DOUBLE": 8,
+    "DOUBLE PRECISION": 8,
+    "REAL": 8,
+    "BOOLEAN": 1,
+    "DATE": 4,
+    "TIME": 8,
+    "TIMESTAMP": 8,
+    "TIMESTAMP_NTZ": 8,
+    "TIMESTAMP_LTZ": 8,
+    "TIMESTAMP_TZ": 8,
+    "DATETIME": 8,
+}
+_NUMBERS = {"NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT"}
+
+
+@dataclass(frozen=True)
+class ChunkRows:
+    rows: int  # rows per chunk to plan with
+    row_bytes: float | None  # the estimate it came from (None: not measured)
+    capped: bool  # True when the byte cap, not batch_size, set ``rows``
+
+
+def fixed_width(col: SourceColumn) -> int | None:
+    """Arrow bytes of one value of ``col``, or None for variable-width types."""
+    t = col.data_type.upper()
+    if t in _NUMBERS:
+        return 16 if (col.scale or 0) > 0 or (col.precision or 38) > 18 else 8
+    return _FIXED.get(t)
+
+
+def chunk_rows(batch_size: int, row_bytes: float | None, max_chunk_mb: float) -> ChunkRows:
+    """``batch_size``, or fewer rows when that many would exceed ``max_chunk_mb``. Pure."""
+    if not row_bytes or row_bytes <= 0:
+        return ChunkRows(batch_size, row_bytes, False)
+    fits = max(1, int(max_chunk_mb * MIB // row_bytes))
+    return ChunkRows(min(batch_size, fits), row_bytes, fits < batch_size)
+
+
+def measure_row_bytes(
+    conn: Any, table: SourceTable, columns: Sequence[str], source_filter: str | None
+) -> float | None:
+    """Average Arrow bytes of a row of ``columns``, from their types and a sample of rows."""
+    fixed = 0
+    variable = []
+    for name in columns:
+        col = table.column(name)
+        if col is None:
+            continue
+        width = fixed_width(col)
+        if width is None:
+            variable.append(name)
+        else:
+            fixed += width + 1  # + the validity bit, rounded up
+    if not variable:
+        return float(fixed)
+    query, params = source_sql.row_width_sql(table, variable, fixed, source_filter, SAMPLE_ROWS)
+    value = reader.run_scalar(conn, query, params)
+    return float(value) if value is not None else None
+
+
+def plan_chunk_rows(
+    conn: Any,
+    table: SourceTable,
+    columns: Sequence[str],
+    source_filter: str | None,
+    batch_size: int,
+    max_chunk_mb: float,
+) -> ChunkRows:
+    """Rows per chunk for ``table`` (one small sampling query when it has variable columns)."""
+    row_bytes = measure_row_bytes(conn, table, columns, source_filter)
+    sized = chunk_rows(batch_size, row_bytes, max_chunk_mb)
+    if sized.capped:
+        log.info(
+            "%s: rows average %.0f bytes, so chunks hold %d rows instead of batch_size %d "
+            "(max_chunk_mb %s)",
+            table.qualified,
+            row_bytes,
+            sized.rows,
+            batch_size,
+            max_chunk_mb,
+        )
+    return sized
