@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -23,6 +24,20 @@ class Timed:
     rows: int
     cpu_seconds: float | None = None
     note: str = ""
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs from /proc/stat; see ``cores_busy``."""
+    with open("/proc/stat") as f:
+        values = [float(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def cores_busy(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """How many cores the whole machine kept busy between two ``machine_busy`` readings."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return (busy / total) * (os.cpu_count() or 1) if total else 0.0
 
 
 def _parallel(items: list[Any], threads: int, fn: Callable[[int, Any], None]) -> None:
@@ -72,13 +87,18 @@ def source_ranged(
         sql = f"SELECT {schema.SF_NAMES} FROM {schema.TABLE} WHERE ID >= {rng[0]} AND ID < {rng[1]}"
         out[rng[0]] = _fetch(conns[no], sql)
 
-    started = time.perf_counter()
+    started, cpu0, busy0 = time.perf_counter(), time.process_time(), machine_busy()
     _parallel(ranges, threads, one)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    cores = cores_busy(busy0, machine_busy())
     for c in conns:
         c.close()
     got = sum(t.num_rows for t in out.values())
-    return Timed(seconds, got, note=f"{len(ranges)} queries on {threads} connections"), out
+    note = (
+        f"{len(ranges)} queries on {threads} connections; CPU: the connector's, in this process; "
+        f"machine: {cores:.1f} cores busy"
+    )
+    return Timed(seconds, got, cpu, note=note), out
 
 
 def source_single(connect: Callable[[], Any]) -> Timed:
@@ -139,12 +159,14 @@ def sink_copy(dsn: str, encoded: dict[int, bytes], rows: int, threads: int, fmt:
                 copy.write(data[start : start + (8 << 20)])
         conn.commit()
 
-    started = time.perf_counter()
+    started, busy0 = time.perf_counter(), machine_busy()
     _parallel(sorted(encoded), threads, one)
     seconds = time.perf_counter() - started
+    cores = cores_busy(busy0, machine_busy())
     for c in conns:
         c.close()
-    return Timed(seconds, rows, note=f"{fmt} COPY of pre-encoded data, {threads} connections")
+    note = f"{fmt} COPY of pre-encoded data, {threads} connections; machine: {cores:.1f} cores busy"
+    return Timed(seconds, rows, note=note)
 
 
 def sink_adbc(dsn: str, tables: dict[int, pa.Table], rows: int, threads: int) -> Timed:

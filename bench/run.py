@@ -112,7 +112,15 @@ class Bench:
         self.restart_fakesnow()
         timed, tables = ceilings.source_ranged(self.sf, a.rows, a.batch_size, a.threads)
         self.bytes_per_row = sum(t.nbytes for t in tables.values()) / max(1, timed.rows)
-        self.add(Row("source ceiling: key ranges", timed.rows, timed.seconds, note=timed.note))
+        self.add(
+            Row(
+                "source ceiling: key ranges",
+                timed.rows,
+                timed.seconds,
+                cpu_s=timed.cpu_seconds,
+                note=timed.note,
+            )
+        )
         self.restart_fakesnow()
         timed = ceilings.source_single(self.sf)
         self.add(Row("source: one query", timed.rows, timed.seconds, note=timed.note))
@@ -174,7 +182,9 @@ class Bench:
                 "--",
                 *cmd,
             ]
+        busy0 = ceilings.machine_busy()
         group = procs.run_together([cmd] * processes, self.env(), self.work / "logs", name)
+        cores = ceilings.cores_busy(busy0, ceilings.machine_busy())
         if not group.ok:
             logs = ", ".join(str(p.log) for p in group.procs if p.returncode)
             raise SystemExit(f"snowpg migrate failed ({label}); see {logs}")
@@ -183,7 +193,7 @@ class Bench:
         rows = int(got[0]) if got else 0
         if rows != self.args.rows:
             raise SystemExit(f"{label}: target holds {rows} rows, expected {self.args.rows}")
-        note = f"parallel_threads={threads}, batch_size={batch}"
+        note = f"parallel_threads={threads}, batch_size={batch}; machine: {cores:.1f} cores busy"
         if processes > 1:
             note += f", {processes} processes (RSS: largest one; CPU: sum)"
         if profile:  # the figures would be py-spy's (RSS) or include it (CPU)

@@ -50,3 +50,15 @@ def test_binary_kinds_cover_every_benchmark_column() -> None:
     from bench import ceilings
 
     assert len(ceilings.binary_kinds()) == len(schema.PG_NAMES.split(", "))
+
+
+def test_cores_busy_counts_the_whole_machine() -> None:
+    import os
+
+    from bench import ceilings
+
+    cores = os.cpu_count() or 1
+    assert ceilings.cores_busy((100.0, 400.0), (150.0, 500.0)) == 0.5 * cores
+    before = ceilings.machine_busy()
+    sum(range(2_000_000))  # at least this process is busy in between
+    assert 0 < ceilings.cores_busy(before, ceilings.machine_busy()) <= cores
