@@ -40,6 +40,14 @@ def cores_busy(before: tuple[float, float], after: tuple[float, float]) -> float
     return (busy / total) * (os.cpu_count() or 1) if total else 0.0
 
 
+def settle(dsn: str, table: str) -> None:
+    """Drop a sink table and checkpoint, so that later phases do not share the server with
+    autovacuum and checkpoints of the rows it just loaded."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")  # type: ignore[arg-type]
+        conn.execute("CHECKPOINT")
+
+
 def _parallel(items: list[Any], threads: int, fn: Callable[[int, Any], None]) -> None:
     """``fn(thread_no, item)`` for every item on ``threads`` threads; re-raise the first error."""
     work: queue.Queue[Any] = queue.Queue()
@@ -165,6 +173,7 @@ def sink_copy(dsn: str, encoded: dict[int, bytes], rows: int, threads: int, fmt:
     cores = cores_busy(busy0, machine_busy())
     for c in conns:
         c.close()
+    settle(dsn, table)
     note = f"{fmt} COPY of pre-encoded data, {threads} connections; machine: {cores:.1f} cores busy"
     return Timed(seconds, rows, note=note)
 
@@ -194,4 +203,5 @@ def sink_adbc(dsn: str, tables: dict[int, pa.Table], rows: int, threads: int) ->
     seconds = time.perf_counter() - started
     for c in conns:
         c.close()
+    settle(dsn, "bench_sink_adbc")
     return Timed(seconds, rows, note=f"ADBC binary COPY, {threads} connections (types by ADBC)")

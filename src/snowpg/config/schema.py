@@ -341,7 +341,7 @@ class Settings(_Model):
     snowflake: SnowflakeSettings
     postgres: PostgresSettings
     parallel_threads: int = Field(default=4, ge=1, le=64)
-    batch_size: int = Field(default=25_000, ge=1)
+    batch_size: int = Field(default=20_000, ge=1)
     # Chunks hold fewer than batch_size rows when their rows would exceed this (plan/sizing.py).
     max_chunk_mb: float = Field(default=8, gt=0)
     max_retry_attempts: int = Field(default=3, ge=0)

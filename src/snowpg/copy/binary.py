@@ -294,7 +294,7 @@ def _small_unscaled(arr: pa.Array) -> np.ndarray[Any, Any] | None:
         return None
     # Compare min and max, not abs(): abs(-2**63) overflows int64 and stays negative.
     if len(values) and not (
-        -_SMALL_UNSCALED < int(values.min()) and int(values.max()) < _SMALL_UNSCALED
+        int(values.min()) > -_SMALL_UNSCALED and int(values.max()) < _SMALL_UNSCALED
     ):
         return None
     return values
