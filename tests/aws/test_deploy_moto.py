@@ -227,3 +227,33 @@ def test_deploy_refuses_a_config_with_no_enabled_source(
     )
     assert result.exit_code != 0
     assert "no enabled source" in str(result.exception)
+
+
+def test_layer_over_the_direct_upload_limit_goes_through_s3(
+    aws_env: str,
+    deploy_files: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The real layer is ~62 MiB zipped (numpy, pyarrow, the connector): over the 50 MiB that
+    # publish_layer_version takes inline. A tiny limit sends the stand-in layer the same way.
+    from snowpg.aws import deploy
+
+    monkeypatch.setattr(deploy, "MAX_DIRECT_UPLOAD_BYTES", 10)
+    cfg, layer = deploy_files
+    name = f"snowpg-{uuid.uuid4().hex[:8]}"
+    bucket = f"{name}-artifacts"
+    common = [
+        "--config", str(cfg), "--name", name, "--region", REGION, "--layer-zip", str(layer),
+        "--build-dir", str(tmp_path / "build"), "--artifact-bucket", bucket,
+    ]  # fmt: skip
+    out = _deploy(*common)
+    assert f"uploaded the layer zip to s3://{bucket}/{name}/layer-" in out
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith(f"{name}/layer-")
+    lam = boto3.client("lambda")
+    [version] = lam.list_layer_versions(LayerName=f"{name}-deps")["LayerVersions"]
+    assert version["Version"] == 1
+    again = _deploy(*common)  # same zip: no second upload, no second version
+    assert "uploaded the layer zip" not in again and "unchanged" in again
+    _deploy(*common, "--destroy")

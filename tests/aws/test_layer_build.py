@@ -30,7 +30,7 @@ def test_platform_tags_follow_the_runtime_glibc() -> None:
 def test_layer_requirements_leave_out_the_cli_and_extras() -> None:
     reqs = layer.layer_requirements()
     names = {r.split("<")[0].split(">")[0].split("[")[0].split("=")[0] for r in reqs}
-    assert {"snowflake-connector-python", "psycopg", "pyarrow", "pydantic"} <= names
+    assert {"snowflake-connector-python", "psycopg", "pyarrow", "pydantic", "numpy"} <= names
     assert not names & {"typer", "rich", "moto", "fakesnow", "boto3"}
 
 
@@ -71,7 +71,8 @@ def test_built_layer_fits_lambda_and_the_handler_imports_from_it(tmp_path: Path)
     app = layer.build_app_zip(tmp_path / "build" / "app.zip")
     print(f"\nlayer {built.describe()}; app {app.describe()}")
     assert built.unzipped_bytes + app.unzipped_bytes < layer.MAX_UNZIPPED_BYTES
-    assert built.zipped_bytes < layer.MAX_DIRECT_UPLOAD_BYTES
+    # Over MAX_DIRECT_UPLOAD_BYTES (62 MiB zipped with numpy) it goes through S3: see
+    # tests/aws/test_deploy_moto.py::test_layer_over_the_direct_upload_limit_goes_through_s3.
 
     opt, task = tmp_path / "opt", tmp_path / "task"
     zipfile.ZipFile(built.path).extractall(opt)
