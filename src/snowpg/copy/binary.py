@@ -36,6 +36,7 @@ from snowpg.copy.encode import (
     check_min,
     clean_nuls,
     column_text,
+    is_binary_type,
     json_matcher,
     parse_nul_policy,
 )
@@ -104,7 +105,7 @@ def _encode_column(
     if kind in ("text", "json", "jsonb"):
         return _text(name, arr, kind, policy, is_json, valid)
     if kind == "bytea":
-        _expect(name, kind, t, _is_binary(t))
+        _expect(name, kind, t, is_binary_type(t))
         return _variable(pc.cast(arr, _BIN), valid), 0
     if kind == "bool":
         _expect(name, kind, t, pa.types.is_boolean(t))
@@ -133,15 +134,6 @@ def _expect(name: str, kind: Kind, t: pa.DataType, ok: bool) -> None:
             hint="cast the column in Snowflake to the type the target column expects",
             column=name,
         )
-
-
-def _is_binary(t: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_binary(t)
-        or pa.types.is_large_binary(t)
-        or pa.types.is_fixed_size_binary(t)
-        or pa.types.is_binary_view(t)
-    )
 
 
 def _numpy(arr: pa.Array) -> np.ndarray[Any, Any]:

@@ -167,7 +167,7 @@ def column_text(
         return pc.cast(col, pa.string()), 0
     if pa.types.is_timestamp(t):
         return _timestamp_text(name, col), 0
-    if _is_binary(t):
+    if is_binary_type(t):
         return _bytea_text(col), 0
     raise DataError(
         f'column "{name}" has Arrow type {t}, which snowpg cannot write to PostgreSQL',
@@ -180,7 +180,8 @@ def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
-def _is_binary(t: pa.DataType) -> bool:
+def is_binary_type(t: pa.DataType) -> bool:
+    """Any of Arrow's binary types (plain, large, fixed-size, view)."""
     return bool(
         pa.types.is_binary(t)
         or pa.types.is_large_binary(t)
