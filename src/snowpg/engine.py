@@ -334,6 +334,7 @@ def _jobs_for(
                 target_columns=tuple(t for _s, t in pairs),
                 json_columns=json_cols,
                 nul_policy=settings.nul_policy_for(table_cfg),
+                copy_format=settings.copy_format_for(table_cfg),
                 source_filter=row.metadata.get("source_filter"),
                 display_name=row.key.source_table,
                 upsert=upsert.spec_from_metadata(row.metadata),

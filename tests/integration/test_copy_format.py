@@ -143,3 +143,28 @@ def test_column_binary_cannot_write_falls_back_to_csv_and_says_so(
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute("SELECT id, token::text, n FROM public.tokens ORDER BY id").fetchall()
     assert rows == [(i, u, pytest.approx(i / 4)) for i, u in enumerate(ids)]
+
+
+def test_copy_format_csv_forces_csv_for_one_table(
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    cur = sf_conn.cursor()
+    for name in ("VIA_CSV", "VIA_BINARY"):
+        cur.execute(f"CREATE TABLE {name} (ID NUMBER(38,0) PRIMARY KEY, AMOUNT NUMBER(12,2))")
+        cur.execute(f"INSERT INTO {name} VALUES (1, 1.50), (2, -0.01), (3, NULL)")
+    tables = [{"source": "VIA_CSV", "copy_format": "csv"}, {"source": "VIA_BINARY"}]
+    cfg = write_config(tmp_path / "c.json", make_config(sf_database, pg_database, tables))
+    result = run_cli("migrate", "--config", str(cfg), env=server_env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert 'VIA_CSV is copied with CSV COPY (copy_format "csv")' in out
+    assert "VIA_BINARY is copied with CSV" not in out
+    with psycopg.connect(pg_dsn) as conn:
+        for table in ("via_csv", "via_binary"):
+            rows = conn.execute(f"SELECT id, amount::text FROM public.{table} ORDER BY id")
+            assert rows.fetchall() == [(1, "1.50"), (2, "-0.01"), (3, None)], table

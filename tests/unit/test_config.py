@@ -575,3 +575,13 @@ def test_snowflake_protocol_validated() -> None:
     assert "snowflake.protocol must be 'https'" in msg
     sf = SnowflakeSettings.model_validate({"account": "a", "user": "u", "password": "pw"})
     assert sf.protocol == "https" and sf.port is None
+
+
+def test_copy_format_is_auto_or_csv() -> None:
+    raw = _minimal()
+    raw["sources"][0]["tables"][0]["copy_format"] = "csv"
+    s = parse_settings(raw, CRED_ENV)
+    assert s.copy_format == "auto" and s.copy_format_for(s.sources[0].tables[0]) == "csv"
+    raw["copy_format"] = "parquet"
+    with pytest.raises(ConfigError, match="copy_format"):
+        parse_settings(raw, CRED_ENV)

@@ -181,6 +181,7 @@ class TableConfig(_Model):
     max_chunk_mb: float | None = Field(default=None, gt=0)
     insert_only_mode: bool | None = None
     nul_policy: str | None = None  # U+0000 in text: "fail" | "strip" | "replace:<char>"
+    copy_format: Literal["auto", "csv"] | None = None
     _identifier_case: str = PrivateAttr(default="lower")  # set from Settings.identifier_case
     # Incremental loads (docs/incremental.md): remove or flag target rows gone from the source.
     detect_deletes: bool = False
@@ -352,6 +353,8 @@ class Settings(_Model):
     log_level: str = "INFO"
     migration_version: str | None = None
     nul_policy: str = "fail"  # a table may override
+    # "auto": binary COPY where every column has a binary encoder, else CSV; "csv": always CSV.
+    copy_format: Literal["auto", "csv"] = "auto"
     # "lower": names without lower-case letters become lower-case; "preserve": exact names.
     identifier_case: Literal["lower", "preserve"] = "lower"
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
@@ -432,6 +435,9 @@ class Settings(_Model):
 
     def nul_policy_for(self, table: TableConfig) -> str:
         return table.nul_policy if table.nul_policy is not None else self.nul_policy
+
+    def copy_format_for(self, table: TableConfig) -> str:
+        return table.copy_format if table.copy_format is not None else self.copy_format
 
     def target_table_name(self, table: TableConfig) -> str:
         """The PostgreSQL table name: ``target``, else the source name under ``identifier_case``."""

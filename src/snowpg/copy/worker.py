@@ -64,6 +64,7 @@ class TableJob:
     source_filter: str | None
     display_name: str
     nul_policy: str = "fail"  # "fail" | "strip" | "replace:<char>" (snowpg.copy.encode)
+    copy_format: str = "auto"  # "auto": binary where every column can be; "csv": always CSV
     # Incremental tables: staging + merge, delete checks (snowpg.copy.upsert); None = plain COPY.
     upsert: upsert.UpsertSpec | None = None
 
@@ -398,6 +399,17 @@ class Worker:
             known = self.ctx.binary_plans.get(job.key)
         if known is not None:
             return known
+        if job.copy_format == "csv":
+            plan = binary_plan.BinaryPlan(None, 'copy_format is "csv"')
+            with self.ctx.claim_lock:
+                if job.key not in self.ctx.binary_plans:
+                    log.info(
+                        'table %s is copied with CSV COPY (copy_format "csv")',
+                        job.display_name,
+                        extra={"table": job.display_name},
+                    )
+                self.ctx.binary_plans.setdefault(job.key, plan)
+            return plan
         target = pg_catalog.table_columns(conn, job.target_schema, job.target_table) or []
         pg_types = {c.name: c.pg_type for c in target}
         pairs = []
