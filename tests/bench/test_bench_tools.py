@@ -62,3 +62,18 @@ def test_cores_busy_counts_the_whole_machine() -> None:
     before = ceilings.machine_busy()
     sum(range(2_000_000))  # at least this process is busy in between
     assert 0 < ceilings.cores_busy(before, ceilings.machine_busy()) <= cores
+
+
+def test_as_installed_hides_pandas_from_snowpg_processes() -> None:
+    import subprocess
+
+    from bench.run import AS_INSTALLED
+
+    code = (
+        "import importlib.util as u, pyarrow as pa; pa.scalar(1)\n"
+        "try:\n    import pandas\nexcept ModuleNotFoundError:\n    print('hidden')\n"
+    )
+    env = {"PYTHONPATH": str(AS_INSTALLED), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hidden"
