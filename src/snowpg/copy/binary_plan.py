@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from snowpg.plan import typemap
+
 Kind = Literal[
     "bool",
     "int2",
@@ -63,30 +65,6 @@ _PG_KINDS: dict[str, Kind] = {
     "bytea": "bytea",
 }
 
-# Snowflake information_schema data types by family.
-_SF_FAMILIES: dict[str, tuple[str, ...]] = {
-    "number": (
-        "NUMBER",
-        "DECIMAL",
-        "NUMERIC",
-        "INT",
-        "INTEGER",
-        "BIGINT",
-        "SMALLINT",
-        "TINYINT",
-        "BYTEINT",
-        "FIXED",
-    ),
-    "float": ("FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION", "REAL"),
-    "text": ("TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER", "NCHAR", "NVARCHAR", "NVARCHAR2"),
-    "json": ("VARIANT", "OBJECT", "ARRAY"),
-    "bool": ("BOOLEAN",),
-    "date": ("DATE",),
-    "time": ("TIME",),
-    "timestamp": ("TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ", "TIMESTAMP", "DATETIME"),
-    "binary": ("BINARY", "VARBINARY"),
-}
-_FAMILY_OF = {t: family for family, types in _SF_FAMILIES.items() for t in types}
 
 # Which Snowflake families each encoder accepts ("*": any, through the CSV path's text form).
 _ACCEPTS: dict[Kind, tuple[str, ...]] = {
@@ -139,7 +117,7 @@ def plan_kinds(columns: Sequence[ColumnPair]) -> BinaryPlan:
             return BinaryPlan(
                 None, f'column "{col.name}": snowpg has no binary encoder for {col.pg_type}'
             )
-        family = _FAMILY_OF.get(col.source_type.upper(), "other")
+        family = typemap.type_family(col.source_type)
         if family == "number" and not col.source_scale:
             family = "number0"
         accepted = _ACCEPTS[kind]

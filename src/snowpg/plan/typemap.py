@@ -55,6 +55,28 @@ def base_type(data_type: str) -> str:
     return " ".join(name.upper().split())
 
 
+# Families of Snowflake types, for code that needs the kind of value rather than the type.
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "number": _NUMBER + _INTEGER,
+    "float": _FLOAT,
+    "text": _TEXT,
+    "binary": _BINARY,
+    "bool": ("BOOLEAN",),
+    "date": ("DATE",),
+    "time": ("TIME",),
+    "timestamp": _TIMESTAMP + _TIMESTAMPTZ,
+    # VECTOR is left out: its values do not arrive as JSON text.
+    "json": tuple(t for t in JSON_SOURCE_TYPES if t != "VECTOR"),
+}
+_FAMILY_OF = {t: family for family, types in _FAMILIES.items() for t in types}
+
+
+def type_family(data_type: str) -> str:
+    """``number``, ``float``, ``text``, ``binary``, ``bool``, ``date``, ``time``, ``timestamp``,
+    ``json`` or ``other`` (DECFLOAT, VECTOR, unknown types) for a Snowflake type."""
+    return _FAMILY_OF.get(base_type(data_type), "other")
+
+
 def _type_args(data_type: str) -> list[int]:
     """Integer arguments written in the type text, e.g. ``NUMBER(10,2)`` -> ``[10, 2]``."""
     m = _PARAMS_RE.match(data_type)
