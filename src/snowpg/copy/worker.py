@@ -107,7 +107,7 @@ class WorkerContext:
     # (per-table parallel_threads is a per-invocation setting, as in the seed system).
     inflight: dict[TableKey, int] = field(default_factory=dict)
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Binary COPY encoders per table, read once from the target's catalog (see binary_plan).
+    # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).
     binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
 
 
@@ -369,7 +369,7 @@ class Worker:
         query, params = source_sql.select_chunk_sql(
             job.source, job.source_columns, job.source_filter, rng
         )
-        kinds = self.binary_plan(conn, job).kinds
+        kinds = self.copy_plan(conn, job).kinds
         fmt = "binary" if kinds is not None else encode.copy_sql_format()
         copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
         copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, fmt)
@@ -390,10 +390,11 @@ class Worker:
         )
         return self._complete(conn, claim, result, started)
 
-    def binary_plan(self, conn: psycopg.Connection[Any], job: TableJob) -> binary_plan.BinaryPlan:
+    def copy_plan(self, conn: psycopg.Connection[Any], job: TableJob) -> binary_plan.BinaryPlan:
         """The table's binary COPY encoders (from the target column types), planned once.
 
-        A table with a column binary COPY cannot write is copied with CSV, and the log says why.
+        A table with a column binary COPY cannot write, or with ``copy_format`` "csv", is copied
+        with CSV, and the log says why.
         """
         with self.ctx.claim_lock:
             known = self.ctx.binary_plans.get(job.key)
@@ -401,15 +402,22 @@ class Worker:
             return known
         if job.copy_format == "csv":
             plan = binary_plan.BinaryPlan(None, 'copy_format is "csv"')
-            with self.ctx.claim_lock:
-                if job.key not in self.ctx.binary_plans:
-                    log.info(
-                        'table %s is copied with CSV COPY (copy_format "csv")',
-                        job.display_name,
-                        extra={"table": job.display_name},
-                    )
-                self.ctx.binary_plans.setdefault(job.key, plan)
-            return plan
+        else:
+            plan = binary_plan.plan_kinds(self._column_pairs(conn, job))
+        with self.ctx.claim_lock:
+            if job.key not in self.ctx.binary_plans and plan.kinds is None:
+                extra = {"table": job.display_name}
+                if job.copy_format == "csv":
+                    msg = 'table %s is copied with CSV COPY (copy_format "csv")'
+                    log.info(msg, job.display_name, extra=extra)
+                else:
+                    msg = "table %s is copied with CSV COPY instead of binary: %s"
+                    log.warning(msg, job.display_name, plan.reason, extra=extra)
+            return self.ctx.binary_plans.setdefault(job.key, plan)
+
+    @staticmethod
+    def _column_pairs(conn: psycopg.Connection[Any], job: TableJob) -> list[binary_plan.ColumnPair]:
+        """Each loaded column with its Snowflake type and its target's PostgreSQL type."""
         target = pg_catalog.table_columns(conn, job.target_schema, job.target_table) or []
         pg_types = {c.name: c.pg_type for c in target}
         pairs = []
@@ -423,17 +431,7 @@ class Worker:
                     pg_type=pg_types.get(tgt_name, "missing"),
                 )
             )
-        plan = binary_plan.plan_kinds(pairs)
-        with self.ctx.claim_lock:
-            if job.key not in self.ctx.binary_plans and plan.kinds is None:
-                log.warning(
-                    "table %s is copied with CSV COPY instead of binary: %s",
-                    job.display_name,
-                    plan.reason,
-                    extra={"table": job.display_name},
-                )
-            self.ctx.binary_plans.setdefault(job.key, plan)
-        return plan
+        return pairs
 
     def _complete(
         self,
