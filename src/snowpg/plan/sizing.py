@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snowpg.model import SourceColumn, SourceTable
+from snowpg.plan import typemap
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
 
@@ -23,24 +24,8 @@ log = logging.getLogger("snowpg.plan")
 SAMPLE_ROWS = 1_000
 MIB = 1024 * 1024
 
-# Arrow bytes a value takes, by Snowflake type (a NUMBER is 8 bytes as int64, 16 as decimal128).
-_FIXED = {
-    "FLOAT": 8,
-    "FLOAT4": 8,
-    "FLOAT8": 8,
-    "DOUBLE": 8,
-    "DOUBLE PRECISION": 8,
-    "REAL": 8,
-    "BOOLEAN": 1,
-    "DATE": 4,
-    "TIME": 8,
-    "TIMESTAMP": 8,
-    "TIMESTAMP_NTZ": 8,
-    "TIMESTAMP_LTZ": 8,
-    "TIMESTAMP_TZ": 8,
-    "DATETIME": 8,
-}
-_NUMBERS = {"NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT"}
+# Arrow bytes a value takes, by type family (a NUMBER is 8 bytes as int64, 16 as decimal128).
+_FIXED = {"float": 8, "bool": 1, "date": 4, "time": 8, "timestamp": 8}
 
 
 @dataclass(frozen=True)
@@ -52,10 +37,10 @@ class ChunkRows:
 
 def fixed_width(col: SourceColumn) -> int | None:
     """Arrow bytes of one value of ``col``, or None for variable-width types."""
-    t = col.data_type.upper()
-    if t in _NUMBERS:
+    family = typemap.type_family(col.data_type)
+    if family == "number":
         return 16 if (col.scale or 0) > 0 or (col.precision or 38) > 18 else 8
-    return _FIXED.get(t)
+    return _FIXED.get(family)
 
 
 def chunk_rows(batch_size: int, row_bytes: float | None, max_chunk_mb: float) -> ChunkRows:
