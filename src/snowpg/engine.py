@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -387,8 +388,35 @@ def _run_workers(
                     results.append(w.stats)
         except KeyboardInterrupt:
             stop.set()
+            # The chunks in flight finish (rows and "completed" commit together); then whatever
+            # this process still holds goes back to pending, so `snowpg status` is true at once.
+            wait_futures(futures)
+            _release_interrupted(settings, source, run_id, prefix)
             raise
     return results, any(w.deadline_reached for w in workers)
+
+
+def _release_interrupted(
+    settings: Settings, source: SourceConfig, run_id: uuid.UUID, prefix: str
+) -> None:
+    """After Ctrl-C: hand back this process's claims and close the run as partial (own txns)."""
+    try:
+        conn = pg_connection.connect(settings.postgres, source.target_pg_database)
+    except SnowpgError as exc:
+        log.warning("interrupted: could not release this process's chunks: %s", exc)
+        return
+    try:
+        released = store.release_owned(conn, run_id, prefix)
+        enabled = {t.source for t in source.tables if t.enabled}
+        status = _final_status(conn, run_id, enabled, deadline_hit=False)
+        if status == "completed" or status == "partial":
+            store.set_run_status(conn, run_id, status, None)
+        conn.commit()
+        log.info("interrupted: %d chunk(s) handed back; run %s is %s", released, run_id, status)
+    except psycopg.Error as exc:
+        log.warning("interrupted: could not release this process's chunks: %s", exc)
+    finally:
+        conn.close()
 
 
 def _finish_table(conn: Any, key: TableKey) -> None:

@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
+import typer.exceptions
 from rich.console import Console
+from rich.markup import escape
 
 from snowpg import logs
 from snowpg.cli.options import ConfigOpt, SourceOpt, TablesOpt
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True)
+INTERRUPTED = "interrupted: the run can be continued with the same command"
 # Pipes and logs get wide lines: tables are not folded at 80 columns.
 out_console = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -241,35 +243,83 @@ def _register_optional_commands() -> None:
 _register_optional_commands()
 
 
-def main() -> None:
+def _print_version(value: bool) -> None:
+    if value:
+        from snowpg import __version__
+
+        typer.echo(f"snowpg {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Move Snowflake tables into PostgreSQL: chunked, exactly once, resumable."""
+
+
+def _error(message: str) -> None:
+    err_console.print(
+        f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True
+    )
+
+
+def _usage_line(exc: typer.exceptions.TyperException) -> str:
+    """One line for a command-line mistake: what is wrong, and where the help is."""
+    text = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "snowpg"
+    return f"{escape(text)} (see `{escape(path)} --help`)"
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; every outcome becomes an exit code here, in one place.
+
+    0 done, 1 failed, 2 bad input or refused (also every command-line mistake), 3 partial,
+    130 interrupted (Ctrl-C: this process's chunks were handed back, the same command continues).
+    """
     try:
-        rv = app(standalone_mode=False)
+        rv = app(args=argv, prog_name="snowpg", standalone_mode=False)
     except SnowpgError as exc:
-        err_console.print(
-            f"[bold red]error:[/] {logs.redact(str(exc))}", highlight=False, soft_wrap=True
-        )
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _error(escape(logs.redact(str(exc))))
+        return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("interrupted: the run can be continued with the same command")
-        sys.exit(130)
+        err_console.print(INTERRUPTED, highlight=False)
+        return 130
+    except (typer.Abort, typer.exceptions.Abort):
+        err_console.print(INTERRUPTED, highlight=False)
+        return 130
+    except typer.exceptions.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # A bare `snowpg` (or group): the help was printed; nothing went wrong.
+            message = str(exc.format_message()).strip()
+            if message:
+                typer.echo(message)
+            return 0
+        _error(_usage_line(exc))
+        return 2 if exc.exit_code in (1, 2) else exc.exit_code
     except Exception as exc:
         if os.environ.get("SNOWPG_DEBUG"):
             raise
-        err_console.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: "
-            f"{logs.redact(str(exc).splitlines()[0] if str(exc) else '')} "
-            "(set SNOWPG_DEBUG=1 for the traceback; please report it)",
-            highlight=False,
-            soft_wrap=True,
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _error(
+            f"unexpected {type(exc).__name__}: {escape(logs.redact(first))} "
+            "(set SNOWPG_DEBUG=1 for the traceback; please report it)"
         )
-        sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return 1
+    code = rv if isinstance(rv, int) else 0
+    if code == 130:  # typer turns a KeyboardInterrupt inside a command into Exit(130)
+        err_console.print(INTERRUPTED, highlight=False)
+    return code
+
+
+def main() -> None:
+    sys.exit(run())
 
 
 if __name__ == "__main__":

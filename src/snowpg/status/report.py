@@ -362,7 +362,12 @@ def _totals(report: StatusReport, now: datetime) -> None:
         report.seconds = max(0.0, (end - report.started_at).total_seconds())
     running = report.run_status in ("running", "partial")
     rates = [t.rows_per_second for t in report.tables if t.rows_per_second is not None]
-    if running:
+    if report.run_status == "partial" and not any(t.chunks_in_progress for t in report.tables):
+        # Stopped between calls (deadline, Ctrl-C, --tables): nobody copies, so no ETA.
+        report.rows_per_second = sum(rates) if rates else 0.0
+        for t in report.tables:
+            t.eta_seconds = None
+    elif running:
         report.rows_per_second = sum(rates) if rates else 0.0
         open_ = [t for t in report.tables if t.status not in ("completed", "skipped", "failed")]
         left = [_rows_left(t) for t in open_]

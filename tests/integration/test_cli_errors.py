@@ -1,0 +1,156 @@
+"""Every way a first command can go wrong, through the installed ``snowpg`` console script.
+
+Each mistake gives one line on stderr (no traceback, no "please report it") and README's exit code:
+0 completed, 1 failed, 2 bad input or refused, 3 partial, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from snowpg import __version__
+from tests.fixtures.migration import count_rows, create_mixed_table, make_config, write_config
+
+SNOWPG = str(Path(sys.executable).parent / "snowpg")
+INTERRUPTED = "interrupted: the run can be continued with the same command"
+
+
+def snowpg(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SNOWPG, *args],
+        env={**os.environ, **(env or {}), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert "unexpected" not in lines[0] and "please report" not in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_the_console_script_is_installed() -> None:
+    assert Path(SNOWPG).is_file(), f"{SNOWPG}: run `make install`"
+
+
+def test_version_prints_the_version_and_exits_0() -> None:
+    result = snowpg("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"snowpg {__version__}"
+    assert result.stderr == ""
+
+
+def test_bare_snowpg_prints_the_help_and_exits_0() -> None:
+    result = snowpg()
+    assert result.returncode == 0, result.stderr
+    assert "migrate" in result.stdout and "Usage" in result.stdout
+    assert "error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["migrate", "--bogus"], "No such option: --bogus"),
+        (["migrate", "--max-seconds", "abc"], "Invalid value for '--max-seconds'"),
+        (["status", "--interval", "soon"], "Invalid value for '--interval'"),
+        (["migrat"], "No such command 'migrat'"),
+    ],
+)
+def test_usage_mistakes_are_one_line_and_exit_2(args: list[str], expected: str) -> None:
+    result = snowpg(*args)
+    assert result.returncode == 2, result.stderr
+    line = one_error_line(result)
+    assert expected in line and "--help" in line, line
+
+
+def test_a_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = snowpg("validate", "--config", str(tmp_path / "nope.json"))
+    assert result.returncode == 2
+    assert "nope.json not found" in one_error_line(result)
+
+
+def _chunk_states(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM migration_status.migration_chunk_status GROUP BY status"
+        ).fetchall()
+    return {str(s): int(n) for s, n in rows}
+
+
+@pytest.mark.integration
+def test_ctrl_c_during_migrate_hands_the_chunks_back_and_the_rerun_completes(
+    sf_conn: object,
+    sf_database: str,
+    pg_database: str,
+    pg_dsn: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    rows = 40_000
+    create_mixed_table(sf_conn, "ORDERS", rows)
+    cfg = write_config(
+        tmp_path / "config.json",
+        make_config(sf_database, pg_database, [{"source": "ORDERS"}], batch_size=500),
+    )
+    proc = subprocess.Popen(
+        [SNOWPG, "migrate", "--config", str(cfg)],
+        env={**os.environ, **server_env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if _chunk_states(pg_dsn).get("completed", 0) >= 2:
+                    break
+            except psycopg.Error:
+                pass  # the status schema is not there yet
+            time.sleep(0.1)
+        assert proc.poll() is None, "the migration ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == INTERRUPTED, err
+    states = _chunk_states(pg_dsn)
+    assert states.get("in_progress", 0) == 0, states
+    assert states.get("pending", 0) > 0, states  # it really stopped part way
+    with psycopg.connect(pg_dsn) as conn:
+        leases = conn.execute(
+            "SELECT count(*) FROM migration_status.migration_chunk_status"
+            " WHERE lease_owner IS NOT NULL AND status <> 'completed'"
+        ).fetchone()
+        run = conn.execute("SELECT status FROM migration_status.migration_runs").fetchall()
+    assert leases == (0,)
+    assert run == [("partial",)]
+
+    status = snowpg("status", "--config", str(cfg), "--json", env=server_env)
+    assert status.returncode == 0, status.stderr
+    [report] = json.loads(status.stdout)
+    assert report["run_status"] == "partial", report
+    assert report["eta_seconds"] is None, report  # nobody copies: no ETA
+    [table] = report["tables"]
+    assert table["chunks_in_progress"] == 0 and table["eta_seconds"] is None, table
+
+    again = snowpg("migrate", "--config", str(cfg), env=server_env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert count_rows(pg_dsn, "public", "orders") == (rows, rows)
