@@ -154,3 +154,34 @@ def test_ctrl_c_during_migrate_hands_the_chunks_back_and_the_rerun_completes(
     again = snowpg("migrate", "--config", str(cfg), env=server_env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert count_rows(pg_dsn, "public", "orders") == (rows, rows)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("missing", ["table", "schema"])
+def test_a_missing_snowflake_table_or_schema_is_a_bad_configuration_exit_2(
+    missing: str,
+    sf_conn: object,
+    sf_database: str,
+    pg_database: str,
+    pg_dsn: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    create_mixed_table(sf_conn, "ORDERS", 10)
+    config = make_config(sf_database, pg_database, [{"source": "ORDERS"}])
+    if missing == "table":
+        config["sources"][0]["tables"] = [{"source": "NO_SUCH_TABLE"}]
+    else:
+        config["sources"][0]["source_sf_schema"] = "NO_SUCH_SCHEMA"
+    cfg = write_config(tmp_path / "config.json", config)
+    for command in ("plan", "migrate"):
+        result = snowpg(command, "--config", str(cfg), env=server_env)
+        assert result.returncode == 2, (command, result.stdout + result.stderr)
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and "not found in Snowflake" in last, last
+        assert "Traceback" not in result.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchone()
+    assert tables == (0,)  # nothing written

@@ -153,7 +153,7 @@ def migrate(
             summary = migrate_source(settings, src, options, progress=sink, on_run_ready=ready)
             sink.finish()
         print_summary(out_console, summary, _read_report(settings, src, summary.run_id))
-        worst = max(worst, summary.exit_code, key=_severity)
+        worst = max(worst, _exit_code(summary), key=_severity)
         if verify:
             from snowpg.cli.verify import verify_after_migrate
 
@@ -172,6 +172,20 @@ def _read_report(settings: Settings, src: Any, run_id: Any) -> Any:
     except SnowpgError as exc:
         err_console.print(f"note: cannot read the run report: {exc}", highlight=False)
         return None
+
+
+def _exit_code(summary: Any) -> int:
+    """README's code for one source: a ``--tables`` call that completed its tables but left the
+    run partial (other tables remain) is 3, like any partial run."""
+    code: int = summary.exit_code
+    if code == 0 and summary.status == "partial":
+        err_console.print(
+            f"source {summary.source_name}: the run is partial, other tables remain: "
+            "run `snowpg migrate` without --tables to copy them",
+            highlight=False,
+        )
+        return 3
+    return code
 
 
 def _severity(code: int) -> int:
