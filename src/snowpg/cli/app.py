@@ -202,16 +202,28 @@ def demo(
     ] = Path(".snowpg-demo"),
     threads: Annotated[int, typer.Option("--threads", help="parallel_threads")] = 4,
     batch_size: Annotated[int, typer.Option("--batch-size", help="rows per chunk")] = 50_000,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep", help="leave both servers running and print the commands to try on them"
+        ),
+    ] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="stop the servers a --keep demo left running")
+    ] = False,
 ) -> None:
     """Run a real migration on local stand-ins: fakesnow (Snowflake) and an embedded PostgreSQL."""
-    from snowpg.demo.run import run_demo
+    from snowpg.demo.run import run_demo, stop_demo
 
+    if stop:
+        raise typer.Exit(stop_demo(workdir, out_console))
     logs.configure("INFO", stream=_Stderr())
     code = run_demo(
         workdir,
         rows=rows,
         threads=threads,
         batch_size=batch_size,
+        keep=keep,
         console=out_console,
         err_console=err_console,
     )
