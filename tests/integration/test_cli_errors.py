@@ -185,3 +185,31 @@ def test_a_missing_snowflake_table_or_schema_is_a_bad_configuration_exit_2(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
         ).fetchone()
     assert tables == (0,)  # nothing written
+
+
+@pytest.mark.integration
+def test_status_and_report_need_no_snowflake_credentials(
+    pg_database: str, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = make_config("ANALYTICS", pg_database, [{"source": "ORDERS"}])
+    config["snowflake"] = {"account": "${SNOWFLAKE_ACCOUNT}", "user": "${SNOWFLAKE_USER}"}
+    cfg = write_config(tmp_path / "config.json", config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_")}
+    env.update({k: v for k, v in server_env.items() if k.startswith("POSTGRES_")})
+    env["COLUMNS"] = "200"
+    for args in (["status"], ["status", "--json"], ["report"]):
+        result = subprocess.run(
+            [SNOWPG, *args, "--config", str(cfg)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, (args, result.stdout + result.stderr)
+        assert "SNOWFLAKE" not in result.stderr, result.stderr
+    # A command that does talk to Snowflake still says what is missing.
+    plan = subprocess.run(
+        [SNOWPG, "plan", "--config", str(cfg)], env=env, capture_output=True, text=True, check=False
+    )
+    assert plan.returncode == 2 and "SNOWFLAKE_ACCOUNT" in plan.stderr, plan.stderr

@@ -47,10 +47,32 @@ class _Stderr:
         sys.stderr.flush()
 
 
-def _load(config: Path | None, verbose: bool = False) -> Settings:
-    settings = load_settings(config)
+def _load(config: Path | None, verbose: bool = False, snowflake: bool = True) -> Settings:
+    """The settings; ``snowflake=False`` for commands that read only PostgreSQL (status, serve,
+    report): the Snowflake section and ``SNOWFLAKE_*`` variables are then not needed."""
+    settings = load_settings(config) if snowflake else _load_without_snowflake(config)
     logs.configure("DEBUG" if verbose else settings.log_level, json_lines=False, stream=_Stderr())
     return settings
+
+
+# Stands in for the Snowflake section when a command never connects to Snowflake.
+_NO_SNOWFLAKE = {"account": "not-used", "user": "not-used", "password": "snowpg-no-snowflake"}
+
+
+def _load_without_snowflake(config: Path | None) -> Settings:
+    from snowpg.config import parse_settings
+    from snowpg.config.env import CONFIG_PATH_ENV
+
+    path = Path(config or os.environ.get(CONFIG_PATH_ENV) or "config.json")
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError):
+        return load_settings(config)  # the same file again, for its exact error line
+    if not isinstance(raw, dict):
+        return load_settings(config)
+    raw = {**raw, "snowflake": dict(_NO_SNOWFLAKE)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_")}
+    return parse_settings(raw, env, origin=str(path))
 
 
 @app.command()
