@@ -213,3 +213,30 @@ def test_status_and_report_need_no_snowflake_credentials(
         [SNOWPG, "plan", "--config", str(cfg)], env=env, capture_output=True, text=True, check=False
     )
     assert plan.returncode == 2 and "SNOWFLAKE_ACCOUNT" in plan.stderr, plan.stderr
+
+
+def test_a_wrong_snowflake_port_fails_in_seconds_naming_host_and_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = make_config("ANALYTICS", "warehouse", [{"source": "ORDERS"}])
+    cfg = write_config(tmp_path / "config.json", config)
+    env = {
+        "SNOWFLAKE_ACCOUNT": "fakesnow",
+        "SNOWFLAKE_USER": "snowpg",
+        "SNOWFLAKE_PASSWORD": "not-used",
+        "SNOWFLAKE_HOST": "127.0.0.1",
+        "SNOWFLAKE_PORT": str(port),
+        "SNOWFLAKE_PROTOCOL": "http",
+        "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_USER": "nobody",
+    }
+    started = time.monotonic()
+    result = snowpg("plan", "--config", str(cfg), env=env)
+    assert time.monotonic() - started < 15, "a refused port must not wait for the login timeout"
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result)
+    assert f"cannot reach Snowflake at 127.0.0.1:{port}: connection refused" in line, line
+    assert "SNOWFLAKE_PORT" in line and "not-used" not in line
