@@ -29,7 +29,7 @@ from snowpg.copy import upsert
 from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.model import TablePlan
-from snowpg.plan import typemap, watermark
+from snowpg.plan import preflight, typemap, watermark
 from snowpg.source import connection as sf_connection
 from snowpg.status import schema as status_schema
 from snowpg.status import store
@@ -188,10 +188,8 @@ def _open_run(
         prepared = {r.key.source_table for r in store.list_tables(admin, existing.run_id)}
         admin.commit()
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
+    # Every problem of every table (missing tables and columns, non-empty targets) at once.
     plans = _plan_tables(settings, source, to_plan, admin)
-    for plan in plans.values():
-        if plan.incremental is None:  # incremental tables load into existing rows by design
-            prepare.refuse_if_not_empty(admin, plan)
 
     status_schema.ensure_schema(admin)
     if resumed and existing is not None:
@@ -278,13 +276,13 @@ def _plan_tables(
         settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
     )
     try:
-        plans: dict[str, TablePlan] = {}
-        for t in tables:
-            plans[t.source] = watermark.plan_table(settings, source, t, sf, admin)
-            admin.rollback()
-        return plans
+        checked = preflight.check_tables(
+            tables, lambda t: watermark.plan_table(settings, source, t, sf, admin), admin
+        )
     finally:
         sf.close()
+    checked.raise_if_any()
+    return checked.plans
 
 
 def _jobs_for(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -240,3 +241,42 @@ def test_a_wrong_snowflake_port_fails_in_seconds_naming_host_and_port(tmp_path: 
     line = one_error_line(result)
     assert f"cannot reach Snowflake at 127.0.0.1:{port}: connection refused" in line, line
     assert "SNOWFLAKE_PORT" in line and "not-used" not in line
+
+
+@pytest.mark.integration
+def test_preflight_names_every_problem_at_once_and_plan_agrees_with_migrate(
+    sf_conn: object,
+    sf_database: str,
+    pg_database: str,
+    pg_dsn: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    for name in ("A1", "B1", "C1"):
+        create_mixed_table(sf_conn, name, 20)
+    tables = [{"source": "A1"}, {"source": "B1"}, {"source": "C1"}, {"source": "NO_SUCH"}]
+    cfg = write_config(tmp_path / "config.json", make_config(sf_database, pg_database, tables))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for t in ("a1", "b1"):  # two targets that already have rows
+            conn.execute(f"CREATE TABLE public.{t} (id numeric(38,0))")
+            conn.execute(f"INSERT INTO public.{t} VALUES (1)")
+
+    plan = snowpg("plan", "--config", str(cfg), env=server_env)
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    for table in ("A1", "B1"):
+        assert re.search(rf"{table}\s.*refused: target has rows", plan.stdout), plan.stdout
+    assert re.search(r"C1\s.*\screate\s", plan.stdout), plan.stdout
+    plan_line = one_error_line(plan)
+
+    migrate = snowpg("migrate", "--config", str(cfg), env=server_env)
+    assert migrate.returncode == 2, migrate.stdout + migrate.stderr
+    line = migrate.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: 3 problems, nothing was written"), line
+    assert "public.a1 already has rows" in line and "public.b1 already has rows" in line, line
+    assert "NO_SUCH not found in Snowflake" in line, line
+    assert line == plan_line  # plan reports exactly what migrate refuses
+    with psycopg.connect(pg_dsn) as conn:
+        made = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+    assert made == [("a1",), ("b1",)]  # c1 was not created: nothing written

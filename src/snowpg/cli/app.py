@@ -116,18 +116,24 @@ def plan(
 ) -> None:
     """Show how each table would be copied (columns, chunks, row estimates); copy nothing."""
     from snowpg.cli.render import plan_json, print_plan
-    from snowpg.plan.planner import plan_source
+    from snowpg.plan.planner import preflight_source
 
     settings = _load(config)
     out: list[dict[str, Any]] = []
+    checks = []
     for src in settings.select_sources(source):
-        plans = plan_source(settings, src, tables)
+        checked = preflight_source(settings, src, tables)
+        checks.append(checked)
+        plans = list(checked.plans.values())
+        refused = {checked.plans[n].source.qualified for n in checked.refused}
         if as_json:
-            out.extend(plan_json(p) for p in plans)
+            out.extend(plan_json(p, refused) for p in plans)
         else:
-            print_plan(out_console, src.source_name, plans, show_chunks=chunks)
+            print_plan(out_console, src.source_name, plans, show_chunks=chunks, refused=refused)
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))
+    for checked in checks:  # every problem of every table, in one line, as migrate would refuse
+        checked.raise_if_any()
 
 
 @app.command()
