@@ -201,8 +201,36 @@ SELECT t.*,
     c.median_s,
     coalesce(c.recent_rows, 0) AS recent_rows,
     extract(epoch FROM coalesce(t.completed_at, LOCALTIMESTAMP) - t.started_at)::float8 AS secs,
-    extract(epoch FROM LOCALTIMESTAMP - t.started_at)::float8 AS age
+    extract(epoch FROM LOCALTIMESTAMP - t.started_at)::float8 AS age,
+    b.busy_s
 FROM {tables} t
+LEFT JOIN LATERAL (
+    -- Seconds in which at least one chunk of the table was being copied: the union of the
+    -- completed chunks' intervals, so pauses between invocations do not count as copying.
+    SELECT sum(extract(epoch FROM z.e - z.s))::float8 AS busy_s
+    FROM (
+        SELECT min(y.s) AS s, max(y.e) AS e
+        FROM (
+            SELECT x.s, x.e, sum(x.starts_island) OVER (ORDER BY x.s, x.e) AS island
+            FROM (
+                SELECT w.s, w.e,
+                    CASE WHEN w.s <= max(w.e) OVER (ORDER BY w.s, w.e
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END
+                        AS starts_island
+                FROM (
+                    SELECT cs.completed_at - make_interval(secs => coalesce(cs.duration_seconds,
+                            extract(epoch FROM cs.completed_at - cs.started_at)::float8)) AS s,
+                        cs.completed_at AS e
+                    FROM {chunks} cs
+                    WHERE (cs.run_id, cs.source_database, cs.source_schema, cs.source_table)
+                        = (t.run_id, t.source_database, t.source_schema, t.source_table)
+                        AND cs.status = 'completed' AND cs.completed_at IS NOT NULL
+                ) w
+            ) x
+        ) y
+        GROUP BY y.island
+    ) z
+) b ON true
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE cs.status = 'in_progress') AS in_progress,
         sum(cs.retry_count) AS retries,
@@ -230,7 +258,11 @@ def _tables(conn: psycopg.Connection[Any], run_id: uuid.UUID) -> list[TableStatu
         current = None
         if not done and t["age"] is not None:
             current = float(t["recent_rows"]) / max(1.0, min(RATE_WINDOW_S, t["age"]))
-        average = rows / secs if secs and secs > 0 and rows else None
+        busy = t["busy_s"]
+        # Rows per second of copying: idle time between invocations (Lambda loops, --max-seconds
+        # calls) is left out; the wall clock only when no chunk timing is known.
+        span = busy if busy and busy > 0 else secs
+        average = rows / span if span and span > 0 and rows else None
         ts = TableStatus(
             source_table=t["source_table"],
             target=f"{t['target_schema']}.{t['target_table']}",
@@ -377,4 +409,12 @@ def _totals(report: StatusReport, now: datetime) -> None:
             # The workers share the run's throughput across its tables.
             report.eta_seconds = sum(n or 0.0 for n in left) / report.rows_per_second
     elif report.seconds:
-        report.rows_per_second = report.rows_copied / report.seconds
+        # The tables' copying times added up (capped at the wall clock, as tables copy in
+        # parallel): pauses between invocations do not lower the run's average.
+        busy = [
+            t.rows_copied / t.average_rows_per_second
+            for t in report.tables
+            if t.average_rows_per_second
+        ]
+        span = min(report.seconds, sum(busy)) if busy else report.seconds
+        report.rows_per_second = report.rows_copied / span if span > 0 else None
