@@ -275,6 +275,12 @@ def test_preflight_names_every_problem_at_once_and_plan_agrees_with_migrate(
     assert "public.a1 already has rows" in line and "public.b1 already has rows" in line, line
     assert "NO_SUCH not found in Snowflake" in line, line
     assert line == plan_line  # plan reports exactly what migrate refuses
+    validate = snowpg("validate", "--connect", "--config", str(cfg), env=server_env)
+    assert validate.returncode == 2, validate.stdout + validate.stderr
+    assert one_error_line(validate) == line
+    assert re.search(r"A1 -> public\.a1: refused: target has rows", validate.stdout), (
+        validate.stdout
+    )
     with psycopg.connect(pg_dsn) as conn:
         made = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"

@@ -76,9 +76,21 @@ def _load_without_snowflake(config: Path | None) -> Settings:
 
 
 @app.command()
-def validate(config: ConfigOpt = None) -> None:
-    """Check the configuration file and environment; connect to nothing."""
+def validate(
+    config: ConfigOpt = None,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="also check every enabled table on both servers as migrate would; write nothing",
+        ),
+    ] = False,
+) -> None:
+    """Check the configuration file and environment (with --connect: the tables too)."""
     settings = _load(config)
+    if connect:
+        _validate_connected(settings)
+        return
     for src in settings.sources:
         state = "enabled" if src.enabled else "disabled"
         tables = [t for t in src.tables if t.enabled]
@@ -88,6 +100,27 @@ def validate(config: ConfigOpt = None) -> None:
             f" -> {src.target_pg_database}.{src.target_pg_schema}, {len(tables)} enabled table(s)"
         )
     out_console.print("[green]configuration is valid[/]")
+
+
+def _validate_connected(settings: Settings) -> None:
+    from snowpg.cli.render import plan_action
+    from snowpg.plan.planner import preflight_source
+
+    checks = []
+    for src in settings.select_sources(None):
+        checked = preflight_source(settings, src)
+        checks.append(checked)
+        refused = {checked.plans[n].source.qualified for n in checked.refused}
+        for plan in checked.plans.values():
+            out_console.print(
+                f"source {src.source_name}: {plan.source.qualified} -> "
+                f"{plan.target_schema}.{plan.target_table}: {plan_action(plan, refused)}",
+                highlight=False,
+                markup=False,
+            )
+    for checked in checks:
+        checked.raise_if_any()
+    out_console.print("[green]configuration and tables are valid[/]")
 
 
 @app.command("test-connections")

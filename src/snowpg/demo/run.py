@@ -136,10 +136,22 @@ def print_next_steps(
 
 def _runtime_dir(workdir: Path) -> None:
     """pgserver resolves a runtime directory; give it one in the work dir instead of a warning."""
-    if not os.environ.get("XDG_RUNTIME_DIR"):
-        run = workdir / "run"
-        run.mkdir(mode=0o700, exist_ok=True)
-        os.environ["XDG_RUNTIME_DIR"] = str(run)
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and _private_dir(Path(current)):
+        return
+    run = workdir / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    run.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(run)
+
+
+def _private_dir(path: Path) -> bool:
+    """What platformdirs accepts without a warning: our own directory, mode 0700."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return path.is_dir() and st.st_uid == os.getuid() and (st.st_mode & 0o777) == 0o700
 
 
 def stop_demo(workdir: Path, console: Console) -> int:
