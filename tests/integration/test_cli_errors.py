@@ -286,3 +286,18 @@ def test_preflight_names_every_problem_at_once_and_plan_agrees_with_migrate(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
         ).fetchall()
     assert made == [("a1",), ("b1",)]  # c1 was not created: nothing written
+
+
+@pytest.mark.integration
+def test_a_missing_target_database_is_a_bad_configuration_exit_2(
+    sf_conn: object, sf_database: str, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    create_mixed_table(sf_conn, "ORDERS", 10)
+    config = make_config(sf_database, "no_such_db", [{"source": "ORDERS"}])
+    cfg = write_config(tmp_path / "config.json", config)
+    for command in ("plan", "migrate"):
+        result = snowpg(command, "--config", str(cfg), env=server_env)
+        assert result.returncode == 2, (command, result.stdout + result.stderr)
+        last = result.stderr.strip().splitlines()[-1]
+        assert "target database no_such_db does not exist" in last, last
+        assert "CREATE DATABASE no_such_db" in last, last
