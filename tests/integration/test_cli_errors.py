@@ -239,7 +239,7 @@ def test_a_wrong_snowflake_port_fails_in_seconds_naming_host_and_port(tmp_path: 
     assert time.monotonic() - started < 15, "a refused port must not wait for the login timeout"
     assert result.returncode == 1, result.stderr
     line = one_error_line(result)
-    assert f"cannot reach Snowflake at 127.0.0.1:{port}: connection refused" in line, line
+    assert f"connecting to Snowflake 127.0.0.1:{port}: connection refused" in line, line
     assert "SNOWFLAKE_PORT" in line and "not-used" not in line
 
 

@@ -36,7 +36,7 @@ def test_average_rate_leaves_out_an_idle_hour_between_invocations(
     assert table.average_rows_per_second and before.rows_per_second
 
     # As if the first chunk had been copied an hour before the others (a Lambda loop paused):
-    # the run and table started an hour earlier, and so did chunk 0.
+    # the run and table started an hour earlier, and so did the first chunk.
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         for t in ("migration_runs", "migration_table_status"):
             conn.execute(
@@ -45,7 +45,8 @@ def test_average_rate_leaves_out_an_idle_hour_between_invocations(
         conn.execute(
             "UPDATE migration_status.migration_chunk_status SET"
             " started_at = started_at - interval '1 hour',"
-            " completed_at = completed_at - interval '1 hour' WHERE chunk_id = 0"
+            " completed_at = completed_at - interval '1 hour' WHERE chunk_id ="
+            " (SELECT min(chunk_id) FROM migration_status.migration_chunk_status)"
         )
     after = collect_status(settings, source)
     [paused] = after.tables

@@ -46,16 +46,16 @@ def probe(account: str, host: str | None, port: int | None, protocol: str | None
             return
     except socket.gaierror as exc:
         raise SourceUnavailable(
-            f"cannot reach Snowflake at {where}: unknown host ({exc.strerror})", hint=hint
+            f"connecting to Snowflake {where}: unknown host ({exc.strerror})", hint=hint
         ) from None
     except ConnectionRefusedError:
         raise SourceUnavailable(
-            f"cannot reach Snowflake at {where}: connection refused (nothing listens there)",
+            f"connecting to Snowflake {where}: connection refused (nothing listens there)",
             hint=hint,
         ) from None
     except OSError as exc:
         if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
             raise SourceUnavailable(
-                f"cannot reach Snowflake at {where}: {exc.strerror}", hint=hint
+                f"connecting to Snowflake {where}: {exc.strerror}", hint=hint
             ) from None
         log.debug("Snowflake endpoint %s did not answer the probe: %s", where, exc)

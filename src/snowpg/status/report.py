@@ -202,34 +202,40 @@ SELECT t.*,
     coalesce(c.recent_rows, 0) AS recent_rows,
     extract(epoch FROM coalesce(t.completed_at, LOCALTIMESTAMP) - t.started_at)::float8 AS secs,
     extract(epoch FROM LOCALTIMESTAMP - t.started_at)::float8 AS age,
-    b.busy_s
+    b.idle_s
 FROM {tables} t
 LEFT JOIN LATERAL (
-    -- Seconds in which at least one chunk of the table was being copied: the union of the
-    -- completed chunks' intervals, so pauses between invocations do not count as copying.
-    SELECT sum(extract(epoch FROM z.e - z.s))::float8 AS busy_s
+    -- Pauses in which no chunk of the table was being copied for more than %(idle)s seconds
+    -- (between invocations, or --max-seconds calls): the gaps between the islands of its
+    -- completed chunks' intervals. Averages leave them out.
+    SELECT sum(extract(epoch FROM g.s - g.prev_e))::float8 AS idle_s
     FROM (
-        SELECT min(y.s) AS s, max(y.e) AS e
+        SELECT z.s, lag(z.e) OVER (ORDER BY z.s) AS prev_e
         FROM (
-            SELECT x.s, x.e, sum(x.starts_island) OVER (ORDER BY x.s, x.e) AS island
+            SELECT min(y.s) AS s, max(y.e) AS e
             FROM (
-                SELECT w.s, w.e,
-                    CASE WHEN w.s <= max(w.e) OVER (ORDER BY w.s, w.e
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END
-                        AS starts_island
+                SELECT x.s, x.e, sum(x.starts_island) OVER (ORDER BY x.s, x.e) AS island
                 FROM (
-                    SELECT cs.completed_at - make_interval(secs => coalesce(cs.duration_seconds,
-                            extract(epoch FROM cs.completed_at - cs.started_at)::float8)) AS s,
-                        cs.completed_at AS e
-                    FROM {chunks} cs
-                    WHERE (cs.run_id, cs.source_database, cs.source_schema, cs.source_table)
-                        = (t.run_id, t.source_database, t.source_schema, t.source_table)
-                        AND cs.status = 'completed' AND cs.completed_at IS NOT NULL
-                ) w
-            ) x
-        ) y
-        GROUP BY y.island
-    ) z
+                    SELECT w.s, w.e,
+                        CASE WHEN w.s <= max(w.e) OVER (ORDER BY w.s, w.e
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                            + make_interval(secs => %(idle)s) THEN 0 ELSE 1 END AS starts_island
+                    FROM (
+                        SELECT cs.completed_at - make_interval(secs => coalesce(
+                                cs.duration_seconds,
+                                extract(epoch FROM cs.completed_at - cs.started_at)::float8)) AS s,
+                            cs.completed_at AS e
+                        FROM {chunks} cs
+                        WHERE (cs.run_id, cs.source_database, cs.source_schema, cs.source_table)
+                            = (t.run_id, t.source_database, t.source_schema, t.source_table)
+                            AND cs.status = 'completed' AND cs.completed_at IS NOT NULL
+                    ) w
+                ) x
+            ) y
+            GROUP BY y.island
+        ) z
+    ) g
+    WHERE g.prev_e IS NOT NULL AND g.s > g.prev_e
 ) b ON true
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE cs.status = 'in_progress') AS in_progress,
@@ -249,19 +255,23 @@ ORDER BY (t.metadata->>'ordinal')::int NULLS LAST, t.source_database, t.source_s
 """)
 
 
+# A stretch this long (seconds) with no chunk of a table being copied is a pause, not copying.
+IDLE_GAP_S = 10.0
+
+
 def _tables(conn: psycopg.Connection[Any], run_id: uuid.UUID) -> list[TableStatus]:
     out = []
-    for t in _fetch(conn, _TABLES_SQL, {"run": run_id, "window": RATE_WINDOW_S}):
+    for t in _fetch(
+        conn, _TABLES_SQL, {"run": run_id, "window": RATE_WINDOW_S, "idle": IDLE_GAP_S}
+    ):
         rows = t["total_rows_copied"] or 0
         secs = t["secs"]
         done = t["status"] in ("completed", "skipped", "failed")
         current = None
         if not done and t["age"] is not None:
             current = float(t["recent_rows"]) / max(1.0, min(RATE_WINDOW_S, t["age"]))
-        busy = t["busy_s"]
-        # Rows per second of copying: idle time between invocations (Lambda loops, --max-seconds
-        # calls) is left out; the wall clock only when no chunk timing is known.
-        span = busy if busy and busy > 0 else secs
+        # Rows per second of copying: pauses between invocations are left out.
+        span = secs - (t["idle_s"] or 0.0) if secs is not None else None
         average = rows / span if span and span > 0 and rows else None
         ts = TableStatus(
             source_table=t["source_table"],
