@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from snowpg import logs
+from snowpg.cli.loading import load_without_snowflake, validate_connected
 from snowpg.cli.options import ConfigOpt, SourceOpt, TablesOpt
 from snowpg.config import Settings, load_settings
 from snowpg.errors import SnowpgError
@@ -50,29 +51,9 @@ class _Stderr:
 def _load(config: Path | None, verbose: bool = False, snowflake: bool = True) -> Settings:
     """The settings; ``snowflake=False`` for commands that read only PostgreSQL (status, serve,
     report): the Snowflake section and ``SNOWFLAKE_*`` variables are then not needed."""
-    settings = load_settings(config) if snowflake else _load_without_snowflake(config)
+    settings = load_settings(config) if snowflake else load_without_snowflake(config)
     logs.configure("DEBUG" if verbose else settings.log_level, json_lines=False, stream=_Stderr())
     return settings
-
-
-# Stands in for the Snowflake section when a command never connects to Snowflake.
-_NO_SNOWFLAKE = {"account": "not-used", "user": "not-used", "password": "snowpg-no-snowflake"}
-
-
-def _load_without_snowflake(config: Path | None) -> Settings:
-    from snowpg.config import parse_settings
-    from snowpg.config.env import CONFIG_PATH_ENV
-
-    path = Path(config or os.environ.get(CONFIG_PATH_ENV) or "config.json")
-    try:
-        raw = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (OSError, ValueError):
-        return load_settings(config)  # the same file again, for its exact error line
-    if not isinstance(raw, dict):
-        return load_settings(config)
-    raw = {**raw, "snowflake": dict(_NO_SNOWFLAKE)}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWFLAKE_")}
-    return parse_settings(raw, env, origin=str(path))
 
 
 @app.command()
@@ -89,7 +70,7 @@ def validate(
     """Check the configuration file and environment (with --connect: the tables too)."""
     settings = _load(config)
     if connect:
-        _validate_connected(settings)
+        validate_connected(settings, out_console)
         return
     for src in settings.sources:
         state = "enabled" if src.enabled else "disabled"
@@ -100,27 +81,6 @@ def validate(
             f" -> {src.target_pg_database}.{src.target_pg_schema}, {len(tables)} enabled table(s)"
         )
     out_console.print("[green]configuration is valid[/]")
-
-
-def _validate_connected(settings: Settings) -> None:
-    from snowpg.cli.render import plan_action
-    from snowpg.plan.planner import preflight_source
-
-    checks = []
-    for src in settings.select_sources(None):
-        checked = preflight_source(settings, src)
-        checks.append(checked)
-        refused = {checked.plans[n].source.qualified for n in checked.refused}
-        for plan in checked.plans.values():
-            out_console.print(
-                f"source {src.source_name}: {plan.source.qualified} -> "
-                f"{plan.target_schema}.{plan.target_table}: {plan_action(plan, refused)}",
-                highlight=False,
-                markup=False,
-            )
-    for checked in checks:
-        checked.raise_if_any()
-    out_console.print("[green]configuration and tables are valid[/]")
 
 
 @app.command("test-connections")
