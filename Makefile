@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CODE   := src tests $(wildcard bench)
 
-.PHONY: help install test test-slow lint typecheck format demo bench clean
+.PHONY: help install browser test test-slow lint typecheck format demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -13,9 +13,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python ## create .venv and install snowpg with its test and demo dependencies
+install: $(BIN)/python browser ## create .venv, install snowpg with its test and demo dependencies
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@echo "installed: activate with 'source $(VENV)/bin/activate' or run $(BIN)/snowpg"
+
+# The status-page test (tests/observe/test_browser.py) drives the distribution's headless Chromium.
+BROWSER_PKGS := chromium chromium-driver
+browser: ## Chromium + chromedriver for the status-page test (apt-get as root or via sudo -n)
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	    exit 0; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test needs Chromium and chromedriver on PATH (no apt-get here): install" \
+	         "them with your package manager, then run 'make install' again" >&2; exit 2; \
+	elif [ "$$(id -u)" -eq 0 ]; then SUDO=""; \
+	elif sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	else \
+	    echo "make test needs Chromium and chromedriver; run:" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y $(BROWSER_PKGS)" >&2; \
+	    echo "then 'make install' again" >&2; exit 2; \
+	fi; \
+	echo "installing $(BROWSER_PKGS) with apt-get (for the status-page test)"; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $(BROWSER_PKGS) >/dev/null
 
 lint: ## ruff (lint + format check)
 	$(BIN)/ruff check $(CODE)

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from snowpg.copy import upsert
 from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.model import TablePlan
-from snowpg.plan import typemap, watermark
+from snowpg.plan import preflight, typemap, watermark
 from snowpg.source import connection as sf_connection
 from snowpg.status import schema as status_schema
 from snowpg.status import store
@@ -187,10 +188,8 @@ def _open_run(
         prepared = {r.key.source_table for r in store.list_tables(admin, existing.run_id)}
         admin.commit()
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
+    # Every problem of every table (missing tables and columns, non-empty targets) at once.
     plans = _plan_tables(settings, source, to_plan, admin)
-    for plan in plans.values():
-        if plan.incremental is None:  # incremental tables load into existing rows by design
-            prepare.refuse_if_not_empty(admin, plan)
 
     status_schema.ensure_schema(admin)
     if resumed and existing is not None:
@@ -277,13 +276,13 @@ def _plan_tables(
         settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
     )
     try:
-        plans: dict[str, TablePlan] = {}
-        for t in tables:
-            plans[t.source] = watermark.plan_table(settings, source, t, sf, admin)
-            admin.rollback()
-        return plans
+        checked = preflight.check_tables(
+            tables, lambda t: watermark.plan_table(settings, source, t, sf, admin), admin
+        )
     finally:
         sf.close()
+    checked.raise_if_any()
+    return checked.plans
 
 
 def _jobs_for(
@@ -387,8 +386,35 @@ def _run_workers(
                     results.append(w.stats)
         except KeyboardInterrupt:
             stop.set()
+            # The chunks in flight finish (rows and "completed" commit together); then whatever
+            # this process still holds goes back to pending, so `snowpg status` is true at once.
+            wait_futures(futures)
+            _release_interrupted(settings, source, run_id, prefix)
             raise
     return results, any(w.deadline_reached for w in workers)
+
+
+def _release_interrupted(
+    settings: Settings, source: SourceConfig, run_id: uuid.UUID, prefix: str
+) -> None:
+    """After Ctrl-C: hand back this process's claims and close the run as partial (own txns)."""
+    try:
+        conn = pg_connection.connect(settings.postgres, source.target_pg_database)
+    except SnowpgError as exc:
+        log.warning("interrupted: could not release this process's chunks: %s", exc)
+        return
+    try:
+        released = store.release_owned(conn, run_id, prefix)
+        enabled = {t.source for t in source.tables if t.enabled}
+        status = _final_status(conn, run_id, enabled, deadline_hit=False)
+        if status == "completed" or status == "partial":
+            store.set_run_status(conn, run_id, status, None)
+        conn.commit()
+        log.info("interrupted: %d chunk(s) handed back; run %s is %s", released, run_id, status)
+    except psycopg.Error as exc:
+        log.warning("interrupted: could not release this process's chunks: %s", exc)
+    finally:
+        conn.close()
 
 
 def _finish_table(conn: Any, key: TableKey) -> None:

@@ -4,7 +4,8 @@
     ├── ConfigError             the configuration or the command line is wrong       (terminal)
     ├── RunRefused              a run would duplicate or silently change data         (terminal)
     ├── SourceError             Snowflake rejected a request                          (terminal)
-    │   └── SourceUnavailable   network, throttling, expired session                  (transient)
+    │   ├── SourceUnavailable   network, throttling, expired session                  (transient)
+    │   └── SourceNotFound      a configured database, schema or table is not there   (terminal)
     ├── TargetError             PostgreSQL rejected a request                         (terminal)
     │   └── TargetUnavailable   connection lost, server restarting, deadlock          (transient)
     └── DataError               a value cannot be stored as it is                     (terminal)
@@ -70,6 +71,13 @@ class SourceError(SnowpgError):
 
 class SourceUnavailable(SourceError, TransientError):
     """Snowflake could not be reached or asked us to slow down."""
+
+
+class SourceNotFound(SourceError):
+    """A database, schema or table the configuration names does not exist in Snowflake (or the
+    role may not see it): a bad configuration, exit code 2 like :class:`ConfigError`."""
+
+    exit_code = 2
 
 
 class TargetError(SnowpgError):

@@ -41,13 +41,14 @@ def test_standard_workflow_loops_until_the_source_is_copied(
     rows = 5000
     cfg = setup_orders(
         sf_conn, sf_database, pg_database, pg_dsn, tmp_path,
-        rows=rows, batch_size=500, chunk_seconds=0.3,
+        rows=rows, batch_size=500, chunk_seconds=0.5,
         parallel_threads=1, lambda_timeout_buffer_seconds=1,
     )  # fmt: skip
     monkeypatch.setenv("SNOWPG_CONFIG", str(cfg))
-    # Each invocation has 2 s, 1 s of which is the buffer: at most 4 chunks of >= 0.3 s each,
-    # so the 10 chunks take at least three invocations.
-    recorder = Recorder(budget_seconds=2.0)
+    # Each invocation has 3 s, 1 s of which is the buffer: at most 4 chunks of >= 0.5 s each,
+    # so the 10 chunks take at least three invocations. (With 2 s, a loaded machine could spend
+    # the first second before the budget is planned, and the first call refused to start.)
+    recorder = Recorder(budget_seconds=3.0)
     with aws_with_handler(monkeypatch, recorder):
         arn = create_function()
         sm = create_state_machine(
@@ -99,7 +100,9 @@ def test_fanout_workflow_three_workers_copy_each_chunk_once(
         parallel_threads=1, lambda_timeout_buffer_seconds=1,
     )  # fmt: skip
     monkeypatch.setenv("SNOWPG_CONFIG", str(cfg))
-    recorder = Recorder(budget_seconds=2.0)
+    # 3 s a call (1 s buffer): 2 s of claiming is less than the 30 chunks' 3 s, so at least two
+    # workers copy, and a loaded machine's slow start cannot use up the whole budget.
+    recorder = Recorder(budget_seconds=3.0)
     with aws_with_handler(monkeypatch, recorder):
         arn = create_function()
         sm = create_state_machine(

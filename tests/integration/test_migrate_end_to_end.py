@@ -277,7 +277,9 @@ def test_tables_filter_and_disabled_tables(
         ),
     )
     result = run_cli("migrate", "--config", str(cfg), "--tables", "b1", env=server_env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # b1 is done, but the run is partial (a1 remains): README's exit code 3.
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "other tables remain" in result.stderr
     with psycopg.connect(pg_dsn) as conn:
         tables = {
             r[0]

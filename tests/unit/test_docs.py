@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import typer.main
@@ -36,3 +38,79 @@ def test_readme_quick_start_targets_exist_and_ci_runs_them() -> None:
 def test_docs_linked_from_readme_exist() -> None:
     for link in re.findall(r"\]\((docs/[^)#]+)\)", README):
         assert (ROOT / link).exists(), link
+
+
+DOC_FILES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def test_quoted_slice_size_is_the_writers_slice_rows() -> None:
+    from snowpg.copy.writer import SLICE_ROWS
+
+    quoted = []
+    for doc in DOC_FILES:
+        for m in re.finditer(r"slices of\s+([\d,]+)\s+rows", doc.read_text()):
+            quoted.append((doc.name, _number(m.group(1))))
+    assert quoted, "the docs no longer quote the encode slice size"
+    assert {n for _doc, n in quoted} == {SLICE_ROWS}, quoted
+
+
+def test_every_memory_formula_quotes_the_same_base() -> None:
+    bases = []
+    for doc in DOC_FILES:
+        for m in re.finditer(r"(\d+) MB \+ parallel_threads", doc.read_text()):
+            bases.append((doc.name, int(m.group(1))))
+    assert {d for d, _ in bases} >= {"design.md", "OPTIMIZATION.md", "benchmarks.md"}, bases
+    assert len({n for _d, n in bases}) == 1, bases
+
+
+def test_configuration_defaults_quoted_in_the_docs_are_the_codes() -> None:
+    from snowpg.config import Settings
+
+    fields = Settings.model_fields
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    for key in ("batch_size", "parallel_threads", "max_chunk_mb"):
+        m = re.search(rf"^\| `{key}` \|[^|]*\| `([\d.]+)` \|", doc, re.M)
+        assert m, f"docs/configuration.md does not quote the default of {key}"
+        assert float(m.group(1)) == float(fields[key].default), key
+    assert f"{fields['batch_size'].default:,}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_no_internal_jargon_in_user_facing_text() -> None:
+    for doc in DOC_FILES:
+        hits = [ln for ln in doc.read_text().splitlines() if re.search(r"\bseed\b", ln, re.I)]
+        assert not hits, f"{doc.name} says 'seed' (say 'the existing tool'): {hits[:3]}"
+    deploy_help = subprocess.run(
+        [sys.executable, "-m", "snowpg.cli.app", "deploy", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
+    assert "seed" not in deploy_help.lower()
+
+
+def test_changelog_names_every_command() -> None:
+    group = typer.main.get_command(app)
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    missing = [n for n in group.commands if f"`{n}`" not in changelog]  # type: ignore[attr-defined]
+    assert not missing, f"CHANGELOG.md does not name: {missing}"
+
+
+def test_readme_exit_codes_are_the_codes_snowpg_uses() -> None:
+    from snowpg.cli.app import INTERRUPTED
+    from snowpg.errors import ConfigError, RunRefused, SourceNotFound
+
+    assert ConfigError.exit_code == RunRefused.exit_code == SourceNotFound.exit_code == 2
+    for phrase in ("`0` completed", "`1` failed", "`2` bad configuration", "`3` partial",
+                   "`130` interrupted"):  # fmt: skip
+        assert phrase in README, phrase
+    assert "the same command" in README and INTERRUPTED.endswith("the same command")
+
+
+def test_readme_shows_installing_a_built_wheel() -> None:
+    assert "pipx install ./dist/snowpg-*.whl" in README
+    assert "target database must exist" in README.replace("**", "")

@@ -1,4 +1,4 @@
-"""IAM documents for a deployment: the seed's trust policies and least-privilege inline policies.
+"""IAM documents for a deployment: the existing tool's trust policies, least-privilege policies.
 
 Pure functions returning policy documents as dicts; :mod:`snowpg.aws.deploy` applies them.
 
@@ -27,7 +27,7 @@ VPC_ACCESS = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 
 def trust_policy(service: str) -> dict[str, Any]:
-    """The seed's trust policy: ``service`` may assume the role."""
+    """The existing tool's trust policy: ``service`` may assume the role."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -48,7 +48,7 @@ def lambda_managed_policies(in_vpc: bool, partition: str = "aws") -> list[str]:
 def secret_resources(
     region: str, account_id: str, extra_secrets: Sequence[str] = (), partition: str = "aws"
 ) -> list[str]:
-    """Secret ARNs the function may read: the seed's two prefixes plus ``extra_secrets``.
+    """Secret ARNs the function may read: the existing tool's two prefixes plus ``extra_secrets``.
 
     A secret given by name outside those prefixes is matched with Secrets Manager's six-character
     ARN suffix (``name-AbCdEf``); a full ARN is used as it is.

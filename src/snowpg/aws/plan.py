@@ -18,7 +18,7 @@ from snowpg.aws.layer import ARCHITECTURES, RUNTIMES
 from snowpg.aws.secrets import POSTGRES_SECRET_ENV, SNOWFLAKE_SECRET_ENV
 from snowpg.errors import ConfigError
 
-DEFAULT_NAME = "snowflake-postgres-migration"  # the seed's function name
+DEFAULT_NAME = "snowflake-postgres-migration"  # the existing tool's function name
 HANDLER = "snowpg.aws.handler.lambda_handler"
 TAG_KEY = "snowpg:deployment"
 MAX_ROLE_NAME = 64

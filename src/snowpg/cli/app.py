@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
+import typer.exceptions
 from rich.console import Console
+from rich.markup import escape
 
 from snowpg import logs
+from snowpg.cli.loading import load_without_snowflake, validate_connected
 from snowpg.cli.options import ConfigOpt, SourceOpt, TablesOpt
 from snowpg.config import Settings, load_settings
 from snowpg.errors import SnowpgError
@@ -31,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True)
+INTERRUPTED = "interrupted: the run can be continued with the same command"
 # Pipes and logs get wide lines: tables are not folded at 80 columns.
 out_console = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -45,16 +48,30 @@ class _Stderr:
         sys.stderr.flush()
 
 
-def _load(config: Path | None, verbose: bool = False) -> Settings:
-    settings = load_settings(config)
+def _load(config: Path | None, verbose: bool = False, snowflake: bool = True) -> Settings:
+    """The settings; ``snowflake=False`` for commands that read only PostgreSQL (status, serve,
+    report): the Snowflake section and ``SNOWFLAKE_*`` variables are then not needed."""
+    settings = load_settings(config) if snowflake else load_without_snowflake(config)
     logs.configure("DEBUG" if verbose else settings.log_level, json_lines=False, stream=_Stderr())
     return settings
 
 
 @app.command()
-def validate(config: ConfigOpt = None) -> None:
-    """Check the configuration file and environment; connect to nothing."""
+def validate(
+    config: ConfigOpt = None,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="also check every enabled table on both servers as migrate would; write nothing",
+        ),
+    ] = False,
+) -> None:
+    """Check the configuration file and environment (with --connect: the tables too)."""
     settings = _load(config)
+    if connect:
+        validate_connected(settings, out_console)
+        return
     for src in settings.sources:
         state = "enabled" if src.enabled else "disabled"
         tables = [t for t in src.tables if t.enabled]
@@ -92,18 +109,24 @@ def plan(
 ) -> None:
     """Show how each table would be copied (columns, chunks, row estimates); copy nothing."""
     from snowpg.cli.render import plan_json, print_plan
-    from snowpg.plan.planner import plan_source
+    from snowpg.plan.planner import preflight_source
 
     settings = _load(config)
     out: list[dict[str, Any]] = []
+    checks = []
     for src in settings.select_sources(source):
-        plans = plan_source(settings, src, tables)
+        checked = preflight_source(settings, src, tables)
+        checks.append(checked)
+        plans = list(checked.plans.values())
+        refused = {checked.plans[n].source.qualified for n in checked.refused}
         if as_json:
-            out.extend(plan_json(p) for p in plans)
+            out.extend(plan_json(p, refused) for p in plans)
         else:
-            print_plan(out_console, src.source_name, plans, show_chunks=chunks)
+            print_plan(out_console, src.source_name, plans, show_chunks=chunks, refused=refused)
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))
+    for checked in checks:  # every problem of every table, in one line, as migrate would refuse
+        checked.raise_if_any()
 
 
 @app.command()
@@ -151,7 +174,7 @@ def migrate(
             summary = migrate_source(settings, src, options, progress=sink, on_run_ready=ready)
             sink.finish()
         print_summary(out_console, summary, _read_report(settings, src, summary.run_id))
-        worst = max(worst, summary.exit_code, key=_severity)
+        worst = max(worst, _exit_code(summary), key=_severity)
         if verify:
             from snowpg.cli.verify import verify_after_migrate
 
@@ -172,6 +195,20 @@ def _read_report(settings: Settings, src: Any, run_id: Any) -> Any:
         return None
 
 
+def _exit_code(summary: Any) -> int:
+    """README's code for one source: a ``--tables`` call that completed its tables but left the
+    run partial (other tables remain) is 3, like any partial run."""
+    code: int = summary.exit_code
+    if code == 0 and summary.status == "partial":
+        err_console.print(
+            f"source {summary.source_name}: the run is partial, other tables remain: "
+            "run `snowpg migrate` without --tables to copy them",
+            highlight=False,
+        )
+        return 3
+    return code
+
+
 def _severity(code: int) -> int:
     return {0: 0, 3: 1, 1: 2, 2: 3}.get(code, 2)
 
@@ -186,16 +223,28 @@ def demo(
     ] = Path(".snowpg-demo"),
     threads: Annotated[int, typer.Option("--threads", help="parallel_threads")] = 4,
     batch_size: Annotated[int, typer.Option("--batch-size", help="rows per chunk")] = 50_000,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep", help="leave both servers running and print the commands to try on them"
+        ),
+    ] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="stop the servers a --keep demo left running")
+    ] = False,
 ) -> None:
     """Run a real migration on local stand-ins: fakesnow (Snowflake) and an embedded PostgreSQL."""
-    from snowpg.demo.run import run_demo
+    from snowpg.demo.run import run_demo, stop_demo
 
+    if stop:
+        raise typer.Exit(stop_demo(workdir, out_console))
     logs.configure("INFO", stream=_Stderr())
     code = run_demo(
         workdir,
         rows=rows,
         threads=threads,
         batch_size=batch_size,
+        keep=keep,
         console=out_console,
         err_console=err_console,
     )
@@ -241,35 +290,83 @@ def _register_optional_commands() -> None:
 _register_optional_commands()
 
 
-def main() -> None:
+def _print_version(value: bool) -> None:
+    if value:
+        from snowpg import __version__
+
+        typer.echo(f"snowpg {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Move Snowflake tables into PostgreSQL: chunked, exactly once, resumable."""
+
+
+def _error(message: str) -> None:
+    err_console.print(
+        f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True
+    )
+
+
+def _usage_line(exc: typer.exceptions.TyperException) -> str:
+    """One line for a command-line mistake: what is wrong, and where the help is."""
+    text = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "snowpg"
+    return f"{escape(text)} (see `{escape(path)} --help`)"
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; every outcome becomes an exit code here, in one place.
+
+    0 done, 1 failed, 2 bad input or refused (also every command-line mistake), 3 partial,
+    130 interrupted (Ctrl-C: this process's chunks were handed back, the same command continues).
+    """
     try:
-        rv = app(standalone_mode=False)
+        rv = app(args=argv, prog_name="snowpg", standalone_mode=False)
     except SnowpgError as exc:
-        err_console.print(
-            f"[bold red]error:[/] {logs.redact(str(exc))}", highlight=False, soft_wrap=True
-        )
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _error(escape(logs.redact(str(exc))))
+        return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("interrupted: the run can be continued with the same command")
-        sys.exit(130)
+        err_console.print(INTERRUPTED, highlight=False)
+        return 130
+    except (typer.Abort, typer.exceptions.Abort):
+        err_console.print(INTERRUPTED, highlight=False)
+        return 130
+    except typer.exceptions.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # A bare `snowpg` (or group): the help was printed; nothing went wrong.
+            message = str(exc.format_message()).strip()
+            if message:
+                typer.echo(message)
+            return 0
+        _error(_usage_line(exc))
+        return 2 if exc.exit_code in (1, 2) else exc.exit_code
     except Exception as exc:
         if os.environ.get("SNOWPG_DEBUG"):
             raise
-        err_console.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: "
-            f"{logs.redact(str(exc).splitlines()[0] if str(exc) else '')} "
-            "(set SNOWPG_DEBUG=1 for the traceback; please report it)",
-            highlight=False,
-            soft_wrap=True,
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _error(
+            f"unexpected {type(exc).__name__}: {escape(logs.redact(first))} "
+            "(set SNOWPG_DEBUG=1 for the traceback; please report it)"
         )
-        sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return 1
+    code = rv if isinstance(rv, int) else 0
+    if code == 130:  # typer turns a KeyboardInterrupt inside a command into Exit(130)
+        err_console.print(INTERRUPTED, highlight=False)
+    return code
+
+
+def main() -> None:
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def deploy_command(
         str | None, typer.Option("--region", help="AWS region [default: the AWS CLI's]")
     ] = None,
     runtime: Annotated[
-        str, typer.Option("--runtime", help="python3.11 (the seed's) or python3.12")
+        str, typer.Option("--runtime", help="python3.11 (the existing tool's) or python3.12")
     ] = "python3.11",
     architecture: Annotated[str, typer.Option("--architecture", help="x86_64 or arm64")] = "x86_64",
     memory: Annotated[int, typer.Option("--memory", help="function memory, MB")] = 10240,

@@ -104,7 +104,7 @@ def status_command(
     from snowpg.status.report import collect_status
     from snowpg.sync import table_lags
 
-    settings = _load(config)
+    settings = _load(config, snowflake=lag)  # --lag asks Snowflake; the rest reads PostgreSQL
     sources = settings.select_sources(source)
 
     def collect() -> list[StatusReport]:
@@ -167,7 +167,7 @@ def serve_command(
     from snowpg.cli.app import _load, err_console
     from snowpg.observe.server import ServeOptions, build_server
 
-    settings = _load(config)
+    settings = _load(config, snowflake=False)
     options = ServeOptions(host=host, port=port, token=token, refresh_ms=int(refresh * 1000))
     server = build_server(settings, settings.select_sources(source), options)
     err_console.print(f"snowpg status page: {server.url}  (Ctrl-C to stop)", highlight=False)
@@ -193,7 +193,7 @@ def report_command(
     from snowpg.observe.report_html import render_report
     from snowpg.status.report import collect_status
 
-    settings = _load(config)
+    settings = _load(config, snowflake=False)
     reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))

@@ -34,16 +34,25 @@ def _styled(status: str | None) -> str:
     return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
 
 
+def plan_action(p: TablePlan, refused: set[str] | frozenset[str] = frozenset()) -> str:
+    """What migrate would do with the target; ``refused`` holds qualified source names."""
+    if p.source.qualified in refused:
+        return "refused: target has rows"
+    return "create" if p.create_target else ("truncate + load" if p.truncate_onstart else "load")
+
+
 def print_plan(
-    console: Console, source_name: str, plans: Sequence[TablePlan], show_chunks: bool
+    console: Console,
+    source_name: str,
+    plans: Sequence[TablePlan],
+    show_chunks: bool,
+    refused: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     t = Table(title=f"plan for source {source_name}", title_justify="left")
     for col in ("source table", "target", "action", "chunks", "est. rows", "chunking", "threads"):
         t.add_column(col, justify="right" if col in ("chunks", "est. rows", "threads") else "left")
     for p in plans:
-        action = (
-            "create" if p.create_target else ("truncate + load" if p.truncate_onstart else "load")
-        )
+        action = plan_action(p, refused)
         t.add_row(
             p.source.qualified,
             f"{p.target_database}.{p.target_schema}.{p.target_table}",
@@ -81,11 +90,12 @@ def print_plan(
                 )
 
 
-def plan_json(p: TablePlan) -> dict[str, Any]:
+def plan_json(p: TablePlan, refused: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     return {
         "source_name": p.source_name,
         "source_table": p.source.qualified,
         "target": f"{p.target_database}.{p.target_schema}.{p.target_table}",
+        "action": plan_action(p, refused),
         "create_target": p.create_target,
         "chunking_method": p.chunking_method,
         "estimated_rows": p.estimated_rows,

@@ -104,7 +104,7 @@ class WorkerContext:
     progress: ProgressSink
     on_table_chunk_done: Callable[[Any, TableKey], None]
     # Chunks of each table this process is copying right now; table_limits cap them per process
-    # (per-table parallel_threads is a per-invocation setting, as in the seed system).
+    # (per-table parallel_threads is a per-invocation setting, as in the existing tool system).
     inflight: dict[TableKey, int] = field(default_factory=dict)
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
     # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import time
 from pathlib import Path
 
@@ -14,8 +16,10 @@ from snowpg.cli.progress import BarsProgress, PlainProgress
 from snowpg.cli.render import print_summary
 from snowpg.config import load_settings
 from snowpg.demo import sample
-from snowpg.demo.servers import start_embedded_postgres, start_fakesnow
-from snowpg.engine import migrate_source
+from snowpg.demo.servers import free_port, start_embedded_postgres, start_fakesnow
+from snowpg.engine import RunSummary, migrate_source
+
+FAKESNOW_PID = "fakesnow.pid"
 
 
 def run_demo(
@@ -25,16 +29,19 @@ def run_demo(
     console: Console,
     err_console: Console,
     batch_size: int = 50_000,
+    keep: bool = False,
 ) -> int:
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    _runtime_dir(workdir)
     console.print(f"[bold]snowpg demo[/] — working in {workdir}")
     console.print("starting a fakesnow server (Snowflake stand-in, over HTTP) ...")
     fs = start_fakesnow(workdir / "fakesnow")
     pg = None
+    kept = False
     try:
         console.print("starting an embedded PostgreSQL (pgserver wheel) ...")
-        pg = start_embedded_postgres(workdir / "postgres")
+        pg = start_embedded_postgres(workdir / "postgres", keep_running=keep)
         with psycopg.connect(pg.dsn(), autocommit=True) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'demo'").fetchone() is None:
                 conn.execute("CREATE DATABASE demo")
@@ -84,11 +91,91 @@ def run_demo(
                 )
                 if not ok:
                     return 1
-        console.print(
-            "done — run `snowpg demo` again to repeat (target tables are truncated on start)"
-        )
+        if keep:
+            kept = True
+            print_next_steps(console, workdir, config_path, {**fs.env(), **pg.env()}, summary)
+            (workdir / FAKESNOW_PID).write_text(str(fs.process.pid))
+            console.print(
+                f"stop them with: snowpg demo --stop --dir {shlex.quote(str(workdir))}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(
+                "done — run `snowpg demo --keep` to keep the servers running and try "
+                "`snowpg status`, `serve`, `report` and `verify` on them"
+            )
         return summary.exit_code
     finally:
-        fs.stop()
-        if pg is not None:
-            pg.stop()
+        if not kept:
+            fs.stop()
+            if pg is not None:
+                pg.stop()
+
+
+def print_next_steps(
+    console: Console, workdir: Path, config: Path, env: dict[str, str], summary: RunSummary
+) -> None:
+    """The exact commands to run against the servers left running (copy and paste them)."""
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+    cfg = shlex.quote(str(config))
+    lines = [
+        f"export {exports}",
+        f"snowpg status --config {cfg}",
+        f"snowpg report --config {cfg} --run {summary.run_id}",
+        f"snowpg verify --config {cfg}",
+        f"snowpg serve --config {cfg} --port {free_port()}",
+    ]
+    console.print(
+        f"the servers keep running (data in {workdir}); try, in a shell:", highlight=False
+    )
+    for line in lines:
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _runtime_dir(workdir: Path) -> None:
+    """pgserver resolves a runtime directory; give it one in the work dir instead of a warning."""
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and _private_dir(Path(current)):
+        return
+    run = workdir / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    run.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(run)
+
+
+def _private_dir(path: Path) -> bool:
+    """What platformdirs accepts without a warning: our own directory, mode 0700."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return path.is_dir() and st.st_uid == os.getuid() and (st.st_mode & 0o777) == 0o700
+
+
+def stop_demo(workdir: Path, console: Console) -> int:
+    """``snowpg demo --stop``: end the servers a ``--keep`` demo left running in ``workdir``."""
+    workdir = workdir.resolve()
+    _runtime_dir(workdir)
+    pid_file = workdir / FAKESNOW_PID
+    stopped = []
+    if pid_file.is_file():
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+            stopped.append("fakesnow")
+        except (ProcessLookupError, ValueError):
+            pass
+        pid_file.unlink()
+    if (workdir / "postgres" / "postmaster.pid").is_file():
+        import pgserver
+
+        pgserver.get_server(str(workdir / "postgres"), cleanup_mode="stop").cleanup()  # type: ignore[attr-defined]
+        stopped.append("PostgreSQL")
+    console.print(
+        f"stopped {' and '.join(stopped)} in {workdir}"
+        if stopped
+        else f"nothing runs in {workdir}",
+        highlight=False,
+    )
+    return 0

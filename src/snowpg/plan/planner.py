@@ -14,6 +14,7 @@ from typing import Any
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.model import ColumnMapping, SourceTable, TablePlan
 from snowpg.plan import boundaries, columns, sizing
+from snowpg.plan.preflight import Preflight, check_tables
 from snowpg.source import catalog as source_catalog
 from snowpg.target import catalog as target_catalog
 
@@ -114,7 +115,18 @@ def describe_mappings(mappings: Sequence[ColumnMapping]) -> list[str]:
 def plan_source(
     settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
 ) -> list[TablePlan]:
-    """Plan the selected tables of a source without writing anything anywhere."""
+    """Plan the selected tables of a source without writing anything anywhere; raises one
+    error naming every problem (as ``migrate`` would refuse them)."""
+    checked = preflight_source(settings, source, tables_filter)
+    checked.raise_if_any()
+    return list(checked.plans.values())
+
+
+def preflight_source(
+    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
+) -> Preflight:
+    """The plans of the tables that can be planned, and every problem ``migrate`` would meet."""
+    from snowpg.plan import watermark  # plans as migrate does (it imports this module)
     from snowpg.source import connection as sf_connection
     from snowpg.target import connection as pg_connection
 
@@ -122,13 +134,13 @@ def plan_source(
     sf = sf_connection.connect(
         settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
     )
-    pg = pg_connection.connect(settings.postgres, source.target_pg_database)
     try:
-        plans = []
-        for t in selected:
-            plans.append(plan_table(settings, source, t, sf, pg))
-            pg.rollback()
-        return plans
+        pg = pg_connection.connect(settings.postgres, source.target_pg_database)
+        try:
+            return check_tables(
+                selected, lambda t: watermark.plan_table(settings, source, t, sf, pg), pg
+            )
+        finally:
+            pg.close()
     finally:
         sf.close()
-        pg.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from snowpg.errors import ConfigError, SourceError, TransientError
+from snowpg.errors import ConfigError, SourceError, SourceNotFound, TransientError
 from snowpg.model import SourceColumn, SourceTable
 from snowpg.source import reader
 from snowpg.source.sql import qualified, quote_ident
@@ -74,13 +74,15 @@ def describe_table(conn: Any, database: str, schema: str, table: str) -> SourceT
         if isinstance(exc, TransientError):
             raise
         # Typically "Database 'X' does not exist or not authorized".
-        raise SourceError(
+        raise SourceNotFound(
             f"table {name} not found in Snowflake ({exc.message})", hint=NOT_FOUND_HINT, table=name
         ) from exc
     found = sorted({(str(r[0]), str(r[1])) for r in rows})
     picked = _pick_exact((schema, table), found, f"table {name}")
     if picked is None:
-        raise SourceError(f"table {name} not found in Snowflake", hint=NOT_FOUND_HINT, table=name)
+        raise SourceNotFound(
+            f"table {name} not found in Snowflake", hint=NOT_FOUND_HINT, table=name
+        )
     real_schema, real_table = picked
     columns = tuple(
         SourceColumn(

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from snowpg.logs import register_secrets
+from snowpg.source import reach
 from snowpg.source.errors import translate_sf_error
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def connect(
     params = connection_params(sf, database=database, schema=schema)
     where = f"{sf.host}:{sf.port}" if sf.host else f"account {sf.account}"
     log.debug("connecting to Snowflake %s as %s", where, sf.user)
+    reach.probe(sf.account, sf.host, sf.port, sf.protocol)  # wrong host/port: fail in seconds
     try:
         return snowflake.connector.connect(**params)
     except Exception as exc:  # every driver failure becomes a snowpg error

@@ -322,6 +322,21 @@ def release_chunk(conn: Conn, claim: ClaimedChunk) -> None:
         )
 
 
+def release_owned(conn: Conn, run_id: uuid.UUID, owner_prefix: str) -> int:
+    """Give back every in_progress chunk of the run claimed by workers ``owner_prefix:*``
+    (one process, after Ctrl-C); own txn. Returns how many chunks went back to pending."""
+    with own_txn(conn):
+        cur = conn.execute(
+            q(
+                "UPDATE {chunks} SET status = 'pending',{clear_lease}"
+                " WHERE run_id = %(run)s AND status = 'in_progress'"
+                " AND starts_with(lease_owner, %(prefix)s)"
+            ),
+            {"run": run_id, "prefix": owner_prefix + ":"},
+        )
+        return cur.rowcount
+
+
 def reset_failed(conn: Conn, run_id: uuid.UUID) -> int:
     """Put the run's failed chunks back to pending (retry_count and message kept) and reopen
     failed tables; own txn. Returns how many chunks were reset."""

@@ -201,8 +201,42 @@ SELECT t.*,
     c.median_s,
     coalesce(c.recent_rows, 0) AS recent_rows,
     extract(epoch FROM coalesce(t.completed_at, LOCALTIMESTAMP) - t.started_at)::float8 AS secs,
-    extract(epoch FROM LOCALTIMESTAMP - t.started_at)::float8 AS age
+    extract(epoch FROM LOCALTIMESTAMP - t.started_at)::float8 AS age,
+    b.idle_s
 FROM {tables} t
+LEFT JOIN LATERAL (
+    -- Pauses in which no chunk of the table was being copied for more than %(idle)s seconds
+    -- (between invocations, or --max-seconds calls): the gaps between the islands of its
+    -- completed chunks' intervals. Averages leave them out.
+    SELECT sum(extract(epoch FROM g.s - g.prev_e))::float8 AS idle_s
+    FROM (
+        SELECT z.s, lag(z.e) OVER (ORDER BY z.s) AS prev_e
+        FROM (
+            SELECT min(y.s) AS s, max(y.e) AS e
+            FROM (
+                SELECT x.s, x.e, sum(x.starts_island) OVER (ORDER BY x.s, x.e) AS island
+                FROM (
+                    SELECT w.s, w.e,
+                        CASE WHEN w.s <= max(w.e) OVER (ORDER BY w.s, w.e
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                            + make_interval(secs => %(idle)s) THEN 0 ELSE 1 END AS starts_island
+                    FROM (
+                        SELECT cs.completed_at - make_interval(secs => coalesce(
+                                cs.duration_seconds,
+                                extract(epoch FROM cs.completed_at - cs.started_at)::float8)) AS s,
+                            cs.completed_at AS e
+                        FROM {chunks} cs
+                        WHERE (cs.run_id, cs.source_database, cs.source_schema, cs.source_table)
+                            = (t.run_id, t.source_database, t.source_schema, t.source_table)
+                            AND cs.status = 'completed' AND cs.completed_at IS NOT NULL
+                    ) w
+                ) x
+            ) y
+            GROUP BY y.island
+        ) z
+    ) g
+    WHERE g.prev_e IS NOT NULL AND g.s > g.prev_e
+) b ON true
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE cs.status = 'in_progress') AS in_progress,
         sum(cs.retry_count) AS retries,
@@ -221,16 +255,24 @@ ORDER BY (t.metadata->>'ordinal')::int NULLS LAST, t.source_database, t.source_s
 """)
 
 
+# A stretch this long (seconds) with no chunk of a table being copied is a pause, not copying.
+IDLE_GAP_S = 10.0
+
+
 def _tables(conn: psycopg.Connection[Any], run_id: uuid.UUID) -> list[TableStatus]:
     out = []
-    for t in _fetch(conn, _TABLES_SQL, {"run": run_id, "window": RATE_WINDOW_S}):
+    for t in _fetch(
+        conn, _TABLES_SQL, {"run": run_id, "window": RATE_WINDOW_S, "idle": IDLE_GAP_S}
+    ):
         rows = t["total_rows_copied"] or 0
         secs = t["secs"]
         done = t["status"] in ("completed", "skipped", "failed")
         current = None
         if not done and t["age"] is not None:
             current = float(t["recent_rows"]) / max(1.0, min(RATE_WINDOW_S, t["age"]))
-        average = rows / secs if secs and secs > 0 and rows else None
+        # Rows per second of copying: pauses between invocations are left out.
+        span = secs - (t["idle_s"] or 0.0) if secs is not None else None
+        average = rows / span if span and span > 0 and rows else None
         ts = TableStatus(
             source_table=t["source_table"],
             target=f"{t['target_schema']}.{t['target_table']}",
@@ -362,7 +404,12 @@ def _totals(report: StatusReport, now: datetime) -> None:
         report.seconds = max(0.0, (end - report.started_at).total_seconds())
     running = report.run_status in ("running", "partial")
     rates = [t.rows_per_second for t in report.tables if t.rows_per_second is not None]
-    if running:
+    if report.run_status == "partial" and not any(t.chunks_in_progress for t in report.tables):
+        # Stopped between calls (deadline, Ctrl-C, --tables): nobody copies, so no ETA.
+        report.rows_per_second = sum(rates) if rates else 0.0
+        for t in report.tables:
+            t.eta_seconds = None
+    elif running:
         report.rows_per_second = sum(rates) if rates else 0.0
         open_ = [t for t in report.tables if t.status not in ("completed", "skipped", "failed")]
         left = [_rows_left(t) for t in open_]
@@ -372,4 +419,12 @@ def _totals(report: StatusReport, now: datetime) -> None:
             # The workers share the run's throughput across its tables.
             report.eta_seconds = sum(n or 0.0 for n in left) / report.rows_per_second
     elif report.seconds:
-        report.rows_per_second = report.rows_copied / report.seconds
+        # The tables' copying times added up (capped at the wall clock, as tables copy in
+        # parallel): pauses between invocations do not lower the run's average.
+        busy = [
+            t.rows_copied / t.average_rows_per_second
+            for t in report.tables
+            if t.average_rows_per_second
+        ]
+        span = min(report.seconds, sum(busy)) if busy else report.seconds
+        report.rows_per_second = report.rows_copied / span if span > 0 else None

@@ -27,6 +27,7 @@ from snowpg.status.claims import (
     lock_claim,
     record_retry,
     release_chunk,
+    release_owned,
     reset_failed,
 )
 from snowpg.status.rows import (
@@ -63,6 +64,7 @@ __all__ = [
     "lock_claim",
     "record_retry",
     "release_chunk",
+    "release_owned",
     "reset_failed",
     "set_indexes_disabled",
     "set_indexes_restored",

@@ -7,12 +7,13 @@ of a COPY hanging until the Lambda times out.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from snowpg.errors import SnowpgError, TargetError, TargetUnavailable
+from snowpg.errors import ConfigError, SnowpgError, TargetError, TargetUnavailable
 from snowpg.logs import redact
 
 if TYPE_CHECKING:
@@ -88,9 +89,25 @@ def _connect_error(exc: psycopg.Error, where: str) -> SnowpgError:
     # from the server means it was reached and refused us (login, database, pg_hba), which a retry
     # will not fix, unless it is one of the restart/overload refusals below.
     text = str(exc)
+    missing = re.search(r'database "([^"]+)" does not exist', text)
+    if "FATAL:" in text and missing:
+        name = missing.group(1)
+        return ConfigError(
+            f"target database {name} does not exist on PostgreSQL {where}",
+            hint=f"create it first (CREATE DATABASE {quote_ident_pg(name)};): snowpg creates "
+            "schemas and tables inside it, never the database",
+            field="target_pg_database",
+        )
     if "FATAL:" in text and not any(m in text for m in _TRANSIENT_FATAL_TEXTS):
         return TargetError(err.message, hint=_LOGIN_HINT)
     return TargetUnavailable(err.message, hint=_CONNECT_HINT)
+
+
+def quote_ident_pg(name: str) -> str:
+    """``name`` as a PostgreSQL identifier in a hint (quoted unless plain lower case)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def is_transient_sqlstate(sqlstate: str | None) -> bool:
