@@ -107,6 +107,8 @@ class WorkerContext:
     # (per-table parallel_threads is a per-invocation setting, as in the seed system).
     inflight: dict[TableKey, int] = field(default_factory=dict)
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when the run was replaced by a fresh run (its status turned 'failed' under us).
+    abandoned: threading.Event = field(default_factory=threading.Event)
     # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).
     binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
 
@@ -202,10 +204,17 @@ class Worker:
 
     def _others_still_working(self) -> bool:
         """True while a chunk of this process's tables is pending or being copied elsewhere."""
-        tables = self._with_pg_retry(
-            lambda conn: store.list_tables(conn, self.ctx.run_id), "reading table progress"
+        status, tables = self._with_pg_retry(
+            lambda conn: (
+                store.run_status(conn, self.ctx.run_id),
+                store.list_tables(conn, self.ctx.run_id),
+            ),
+            "reading table progress",
         )
         self.pg().rollback()
+        if status == "failed":  # abandoned for a fresh run: no chunk of it is claimable
+            self.ctx.abandoned.set()
+            return False
         for row in tables:
             if row.key not in self.ctx.jobs or self.ctx.table_limits.get(row.key, 1) <= 0:
                 continue
@@ -269,6 +278,12 @@ class Worker:
             started = time.monotonic()
             try:
                 result = self._copy_once(claim, job)
+            except store.RunAbandoned as exc:
+                self._rollback_quietly()
+                self.ctx.abandoned.set()
+                self.ctx.stop.set()
+                log.warning("%s; this process stops", exc.message, extra=extra)
+                return
             except (_LostClaim, store.LostClaim):
                 self._rollback_quietly()
                 self.stats.lost_claims += 1

@@ -19,6 +19,7 @@ from snowpg.errors import TargetError
 from snowpg.status.claims import (
     DEFAULT_LEASE_SECONDS,
     LostClaim,
+    RunAbandoned,
     chunk_status_counts,
     claim_chunk,
     complete_chunk,
@@ -28,6 +29,7 @@ from snowpg.status.claims import (
     record_retry,
     release_chunk,
     reset_failed,
+    run_status,
 )
 from snowpg.status.rows import (
     TABLE_STATUSES,
@@ -44,6 +46,7 @@ from snowpg.status.schema import Conn, clip, fetch_all, fetch_one, key_params, o
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "LostClaim",
+    "RunAbandoned",
     "add_nul_fixed",
     "add_skipped_table",
     "add_table",
@@ -56,6 +59,7 @@ __all__ = [
     "finish_table",
     "get_run",
     "get_table",
+    "latest_run",
     "latest_runs",
     "list_chunks",
     "list_tables",
@@ -64,6 +68,7 @@ __all__ = [
     "record_retry",
     "release_chunk",
     "reset_failed",
+    "run_status",
     "set_indexes_disabled",
     "set_indexes_restored",
     "set_run_status",
@@ -120,6 +125,16 @@ def find_resumable_run(
         if young is None or not young["young"]:
             return None
     return run_from(row)
+
+
+def latest_run(conn: Conn, source_name: str) -> RunRow | None:
+    """The newest run of the source, whatever its status."""
+    row = fetch_one(
+        conn,
+        q("SELECT * FROM {runs} WHERE source_name = %s ORDER BY started_at DESC LIMIT 1"),
+        (source_name,),
+    )
+    return run_from(row) if row else None
 
 
 def get_run(conn: Conn, run_id: uuid.UUID) -> RunRow | None:
