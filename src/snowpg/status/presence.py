@@ -66,6 +66,8 @@ def live_processes(conn: Conn, run_id: uuid.UUID) -> list[str]:
     join meanwhile. Caller txn.
     """
     key = run_key(run_id)
+    # pg_stat_activity is a per-transaction snapshot: read it fresh.
+    conn.execute("SELECT pg_stat_clear_snapshot()")
     rows = fetch_all(
         conn,
         q(
