@@ -326,6 +326,16 @@ class Worker:
                 self._after_chunk(claim)
                 return
             seconds = time.monotonic() - started
+            if claim.planned_rows and result.rows > claim.planned_rows:
+                log.warning(
+                    "chunk %d of %s read %d rows where planning counted %d: the source table "
+                    "gained rows since it was planned, or its source_filter matches more",
+                    claim.key.chunk_id,
+                    job.display_name,
+                    result.rows,
+                    claim.planned_rows,
+                    extra=extra,
+                )
             self.stats.chunks_completed += 1
             self.stats.rows += result.rows
             self.stats.bytes += result.bytes

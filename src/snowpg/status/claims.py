@@ -160,7 +160,7 @@ def _take(
             " lease_backend_pid = pg_backend_pid(),"
             " lease_expires_at = (now() AT TIME ZONE 'UTC') + make_interval(secs => %(lease)s),"
             " attempts = coalesce(attempts, 0) + 1"
-            " WHERE {chunk_where} RETURNING chunk_range, attempts, retry_count"
+            " WHERE {chunk_where} RETURNING chunk_range, attempts, retry_count, estimated_rows"
         ),
         params,
     )
@@ -174,7 +174,11 @@ def _take(
         params,
     )
     return ClaimedChunk(
-        ChunkKey(key, chunk_id), row["chunk_range"], row["attempts"], row["retry_count"] or 0
+        ChunkKey(key, chunk_id),
+        row["chunk_range"],
+        row["attempts"],
+        row["retry_count"] or 0,
+        row["estimated_rows"],
     )
 
 
