@@ -34,7 +34,7 @@ from snowpg.status import store
 from snowpg.status.rows import ClaimedChunk, TableKey
 from snowpg.target import catalog as pg_catalog
 from snowpg.target import connection as pg_connection
-from snowpg.target import ddl
+from snowpg.target import ddl, watchdog
 
 log = logging.getLogger("snowpg.copy")
 
@@ -227,7 +227,9 @@ class Worker:
         attempts = self.ctx.settings.max_retry_attempts
         for attempt in range(attempts + 1):
             try:
-                return fn(self.pg())
+                conn = self.pg()
+                with watchdog.guard(conn, what):
+                    return fn(conn)
             except psycopg.Error as exc:
                 err = pg_connection.translate_pg_error(exc, context=what)
                 self._reset_pg()
@@ -277,7 +279,8 @@ class Worker:
         while True:
             started = time.monotonic()
             try:
-                result = self._copy_once(claim, job)
+                with watchdog.guard(self.pg(), f"copying {job.display_name}") as guard:
+                    result = self._copy_once(claim, job, guard)
             except store.RunAbandoned as exc:
                 self._rollback_quietly()
                 self.ctx.abandoned.set()
@@ -381,7 +384,9 @@ class Worker:
                 time.sleep(LOCK_CLAIM_PAUSE_S)
         raise _LostClaim()
 
-    def _copy_once(self, claim: ClaimedChunk, job: TableJob) -> writer.CopyResult:
+    def _copy_once(
+        self, claim: ClaimedChunk, job: TableJob, guard: watchdog.Guard
+    ) -> writer.CopyResult:
         conn = self.pg()
         started = time.monotonic()
         self._lock_own_claim(conn, claim)
@@ -398,7 +403,7 @@ class Worker:
         fmt = "binary" if kinds is not None else encode.copy_sql_format()
         copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
         copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, fmt)
-        batches = reader.read_chunk(self.sf(), query, params)
+        batches = guard.kicking(reader.read_chunk(self.sf(), query, params))
         with conn.cursor() as cur:
             result = writer.write_batches(
                 cur,
