@@ -289,6 +289,22 @@ class Worker:
                 return
             except (_LostClaim, store.LostClaim):
                 self._rollback_quietly()
+                mine = self._with_pg_retry(
+                    lambda c: store.committed_by(c, claim), "reading a chunk's outcome"
+                )
+                self._rollback_quietly()
+                if mine is not None:
+                    # An earlier attempt's COMMIT went through but its reply was lost.
+                    self.stats.chunks_completed += 1
+                    self.stats.rows += mine
+                    self.ctx.progress.chunk_completed(job.display_name, mine, 0)
+                    log.info(
+                        "chunk was already committed by this worker (the reply to its COMMIT "
+                        "was lost); not copied again",
+                        extra=extra,
+                    )
+                    self._after_chunk(claim)
+                    return
                 self.stats.lost_claims += 1
                 log.info("chunk taken over by another worker; moving on", extra=extra)
                 return
@@ -297,6 +313,7 @@ class Worker:
                 self._rollback_quietly()
                 message = redact(str(err))
                 if isinstance(err, TransientError) and retries < max_retries:
+                    before = retries
                     retries = self._with_pg_retry(
                         functools.partial(
                             _record_retry,
@@ -306,7 +323,9 @@ class Worker:
                         ),
                         "recording a retry",
                     )
-                    self.stats.retries += 1
+                    # Counted as the status row counts it: not when the claim was gone.
+                    self.stats.retries += 1 if retries > before else 0
+                    retries = max(retries, before + 1)
                     self.ctx.progress.chunk_retried(job.display_name, claim.key.chunk_id, message)
                     log.warning(
                         "chunk failed (%s), retry %d of %d after backoff",

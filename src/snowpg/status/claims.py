@@ -384,6 +384,20 @@ def chunk_status_counts(conn: Conn, run_id: uuid.UUID) -> dict[str, int]:
     return counts
 
 
+def committed_by(conn: Conn, claim: ClaimedChunk) -> int | None:
+    """The rows of the chunk if it is completed under this very claim (its commit went through
+    although the reply was lost), else None; caller txn."""
+    row = fetch_one(
+        conn,
+        q(
+            "SELECT rows_copied FROM {chunks} WHERE {chunk_where} AND status = 'completed'"
+            " AND attempts = %(attempts)s"
+        ),
+        _cp(claim),
+    )
+    return int(row["rows_copied"] or 0) if row else None
+
+
 def run_status(conn: Conn, run_id: uuid.UUID) -> str | None:
     """The run's status now (None if it does not exist); caller txn."""
     row = fetch_one(conn, q("SELECT status FROM {runs} WHERE run_id = %s"), (run_id,))
