@@ -7,6 +7,8 @@ others find it and claim chunks beside it.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import getpass
 import logging
 import os
@@ -21,23 +23,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.copy import upsert
 from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
-from snowpg.errors import RunRefused, SnowpgError
+from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark
 from snowpg.source import connection as sf_connection
+from snowpg.status import presence, store
 from snowpg.status import schema as status_schema
-from snowpg.status import store
 from snowpg.status.rows import RunRow, TableKey, TableRow
 from snowpg.target import connection as pg_connection
 from snowpg.target import prepare
 
 log = logging.getLogger("snowpg.engine")
+
+# Longest pause between retries of the start-up phase (open run, plan, prepare).
+MAX_START_BACKOFF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class RunSummary:
     errors: list[str]
     selected: tuple[str, ...] = ()  # source tables this invocation was asked to copy
     deadline_hit: bool = False
+    already_complete: bool = False  # the run had completed before; nothing was copied
 
     @property
     def rows(self) -> int:
@@ -91,14 +96,6 @@ class RunSummary:
         if all(t.status in ("completed", "skipped") for t in mine):
             return 0
         return 3
-
-
-def _advisory_key(source_name: str) -> int:
-    import hashlib
-
-    return int.from_bytes(
-        hashlib.sha256(f"snowpg:{source_name}".encode()).digest()[:8], "big", signed=True
-    )
 
 
 def migrate_source(
@@ -118,6 +115,79 @@ def migrate_source(
         ) from exc
 
 
+@dataclass
+class _Opened:
+    """What the start-up phase established; ``created`` survives a retried start-up."""
+
+    run_id: uuid.UUID | None = None
+    resumed: bool = False
+    plans: dict[str, TablePlan] = field(default_factory=dict)
+    rows: list[TableRow] = field(default_factory=list)
+    created: uuid.UUID | None = None  # a run this process created (a retry resumes it)
+    already_complete: RunRow | None = None
+
+
+def _start(
+    settings: Settings,
+    source: SourceConfig,
+    selected: list[TableConfig],
+    config_hash: str,
+    options: MigrateOptions,
+) -> tuple[Any, _Opened]:
+    """Open (find, create or resume) the run and prepare its tables, retrying transient faults.
+
+    Every step is idempotent: tables are prepared in one transaction each, and a run this
+    process already created is resumed rather than replaced on the next attempt.
+    Returns the admin connection, which holds this process's run lock (status.presence).
+    """
+    opened = _Opened()
+    attempts = settings.max_retry_attempts
+    for attempt in range(attempts + 1):
+        admin: Any = None
+        try:
+            admin = pg_connection.connect(settings.postgres, source.target_pg_database)
+            presence.lock_source(admin, source.source_name)
+            opts = options
+            if opened.created is not None:
+                opts = dataclasses.replace(options, no_resume=False, resume_run_id=opened.created)
+            _open_run(settings, source, selected, config_hash, opts, admin, opened)
+            if opened.run_id is not None:
+                presence.join_run(admin, opened.run_id, _process_name())
+                opened.rows = store.list_tables(admin, opened.run_id)
+                admin.commit()
+            presence.unlock_source(admin, source.source_name)
+            return admin, opened
+        except (psycopg.Error, TransientError) as exc:
+            err = pg_connection.translate_pg_error(
+                exc, context=f"source {source.source_name}: starting the run"
+            )
+            if admin is not None:
+                with contextlib.suppress(Exception):
+                    admin.close()
+            if not isinstance(err, TransientError):
+                raise err from exc
+            if attempt >= attempts:
+                raise TransientError(
+                    f"{err.message} (transient; gave up after {attempts} retries)",
+                    hint="run the same command again: the run resumes where it stopped",
+                ) from exc
+            delay = min(MAX_START_BACKOFF_S, settings.retry_backoff_seconds * (2**attempt))
+            log.warning(
+                "starting the run failed (%s); transient, retry %d of %d in %.1fs",
+                err.message,
+                attempt + 1,
+                attempts,
+                delay,
+            )
+            time.sleep(delay)
+        except BaseException:
+            if admin is not None:
+                with contextlib.suppress(Exception):
+                    admin.close()
+            raise
+    raise AssertionError("unreachable")
+
+
 def _migrate_source(
     settings: Settings,
     source: SourceConfig,
@@ -130,27 +200,27 @@ def _migrate_source(
     started = time.monotonic()
     selected = source.select_tables(options.tables_filter)
     config_hash = settings.config_hash(source)
-    admin = pg_connection.connect(settings.postgres, source.target_pg_database)
+    admin, opened = _start(settings, source, selected, config_hash, options)
     try:
-        admin.execute(sql.SQL("SELECT pg_advisory_lock(%s)"), (_advisory_key(source.source_name),))
-        admin.commit()
-        run_id, resumed, plans = _open_run(settings, source, selected, config_hash, options, admin)
-        rows = store.list_tables(admin, run_id)
-        admin.commit()
-        admin.execute(
-            sql.SQL("SELECT pg_advisory_unlock(%s)"), (_advisory_key(source.source_name),)
-        )
-        admin.commit()
+        if opened.already_complete is not None:
+            return _already_complete(admin, source, opened.already_complete, selected, started)
+        assert opened.run_id is not None
+        run_id, resumed, plans, rows = opened.run_id, opened.resumed, opened.plans, opened.rows
         if on_run_ready is not None:
             on_run_ready(run_id, rows)
         jobs, limits = _jobs_for(settings, source, selected, rows, plans)
-        stats, deadline_hit = _run_workers(
+        stats, deadline_hit, abandoned = _run_workers(
             settings, source, run_id, jobs, limits, options, progress
         )
         # The admin connection sat idle through the copy: a PostgreSQL restart or a dropped link
         # in that time (which the workers survived by retrying) must not fail the run's last step.
         admin.close()
         admin = pg_connection.connect(settings.postgres, source.target_pg_database)
+        presence.join_run(admin, run_id, _process_name())
+        if abandoned or store.run_status(admin, run_id) == "failed":
+            admin.commit()
+            return _abandoned(admin, source, run_id, resumed, jobs, stats, started)
+        admin.commit()
         _final_sweep(admin, run_id)
         enabled = {t.source for t in source.tables if t.enabled}
         status = _final_status(admin, run_id, enabled, deadline_hit)
@@ -166,6 +236,44 @@ def _migrate_source(
         admin.close()
 
 
+def _already_complete(
+    admin: Any, source: SourceConfig, run: RunRow, selected: list[TableConfig], started: float
+) -> RunSummary:
+    log.info(
+        "run %s of source %s is already complete; nothing to copy (to load again into empty "
+        "targets, run with --no-resume)",
+        run.run_id,
+        source.source_name,
+        extra={"run_id": run.run_id},
+    )
+    summary = _summary(admin, source, run.run_id, "completed", True, {}, [], started)
+    summary.already_complete = True
+    summary.selected = tuple(
+        t.source_table for t in summary.tables if _wanted(t.source_table, selected)
+    )
+    return summary
+
+
+def _abandoned(
+    admin: Any,
+    source: SourceConfig,
+    run_id: uuid.UUID,
+    resumed: bool,
+    jobs: dict[TableKey, TableJob],
+    stats: list[WorkerStats],
+    started: float,
+) -> RunSummary:
+    """This run was replaced by a fresh run while we copied: report, never write its status."""
+    message = (
+        f"run {run_id} was replaced by a fresh run (--no-resume) while this process copied; "
+        "its uncommitted chunks were rolled back"
+    )
+    log.error(message, extra={"run_id": run_id})
+    summary = _summary(admin, source, run_id, "failed", resumed, jobs, stats, started)
+    summary.errors.append(message)
+    return summary
+
+
 def _open_run(
     settings: Settings,
     source: SourceConfig,
@@ -173,7 +281,12 @@ def _open_run(
     config_hash: str,
     options: MigrateOptions,
     admin: Any,
-) -> tuple[uuid.UUID, bool, dict[str, TablePlan]]:
+    opened: _Opened,
+) -> None:
+    """Find, resume or create the run and prepare its unprepared tables; fills ``opened``.
+
+    Called under the source lock. A fresh run never replaces a run that has a live process.
+    """
     existing = _find_run(admin, source, options)
     if existing is not None and existing.config_hash != config_hash and not options.no_resume:
         raise RunRefused(
@@ -183,6 +296,13 @@ def _open_run(
             "restore the configuration it was started with",
         )
     resumed = existing is not None and not options.no_resume
+    if existing is not None and not resumed:
+        _refuse_if_live(admin, source, existing)
+    if existing is None and not options.no_resume and options.resume_run_id is None:
+        done = _completed_run(admin, source, selected, config_hash)
+        if done is not None:
+            opened.already_complete = done
+            return
     prepared: set[str] = set()
     if resumed and existing is not None:
         prepared = {r.key.source_table for r in store.list_tables(admin, existing.run_id)}
@@ -205,6 +325,8 @@ def _open_run(
         )
     else:
         if existing is not None:
+            # Before any truncate: a chunk of the old run still in flight then fails to commit
+            # (claims.complete_chunk), and no further chunk of it can be claimed.
             store.set_run_status(
                 admin,
                 existing.run_id,
@@ -223,6 +345,7 @@ def _open_run(
                 "snowpg_version": _version(),
             },
         )
+        opened.created = run_id
         log.info(
             "started run %s of source %s", run_id, source.source_name, extra={"run_id": run_id}
         )
@@ -240,7 +363,48 @@ def _open_run(
         )
         for note in plan.notes:
             log.warning("%s: %s", name, note, extra={"table": name})
-    return run_id, resumed, plans
+    opened.run_id, opened.resumed = run_id, resumed
+    opened.plans = {**opened.plans, **plans}
+
+
+def _refuse_if_live(admin: Any, source: SourceConfig, existing: RunRow) -> None:
+    """Refuse to replace ``existing`` while any process of it is alive (its run lock is held)."""
+    live = presence.live_processes(admin, existing.run_id)
+    admin.commit()
+    if live:
+        raise RunRefused(
+            f"run {existing.run_id} of source '{source.source_name}' is still being worked by "
+            f"{len(live)} live process(es): {'; '.join(live)}. A fresh run now would load the "
+            "same rows twice",
+            hint="wait for it to finish (snowpg status) or stop it, then start the fresh run "
+            "again; without --no-resume this command joins the live run instead",
+        )
+
+
+def _completed_run(
+    admin: Any, source: SourceConfig, selected: list[TableConfig], config_hash: str
+) -> RunRow | None:
+    """The source's newest run if it completed with this configuration and a rerun would only
+    reload the same full tables (incremental tables always get a new run)."""
+    if any(watermark.is_incremental(t) for t in selected):
+        return None
+    found = admin.execute(
+        "SELECT to_regclass('migration_status.migration_runs') IS NOT NULL"
+    ).fetchone()
+    admin.rollback()
+    if not found or not found[0]:
+        return None
+    run = store.latest_run(admin, source.source_name)
+    if run is None or run.status != "completed" or run.config_hash != config_hash:
+        admin.commit()
+        return None
+    done = {
+        r.key.source_table
+        for r in store.list_tables(admin, run.run_id)
+        if r.status in ("completed", "skipped")
+    }
+    admin.commit()
+    return run if all(_is_prepared(t, done) for t in selected) else None
 
 
 def _is_prepared(table: TableConfig, prepared: set[str]) -> bool:
@@ -353,9 +517,9 @@ def _run_workers(
     limits: dict[TableKey, int],
     options: MigrateOptions,
     progress: ProgressSink,
-) -> tuple[list[WorkerStats], bool]:
+) -> tuple[list[WorkerStats], bool, bool]:
     if not jobs:
-        return [], False
+        return [], False, False
     n = max([settings.parallel_threads, *[v for v in limits.values() if v > 0]])
     stop = threading.Event()
     ctx = WorkerContext(
@@ -391,7 +555,7 @@ def _run_workers(
             wait_futures(futures)
             _release_interrupted(settings, source, run_id, prefix)
             raise
-    return results, any(w.deadline_reached for w in workers)
+    return results, any(w.deadline_reached for w in workers), ctx.abandoned.is_set()
 
 
 def _release_interrupted(
@@ -520,6 +684,10 @@ def _summary(
         retries=sum(s.retries for s in stats),
         errors=[e for s in stats for e in s.errors],
     )
+
+
+def _process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _who() -> str:

@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,11 +46,26 @@ def register_secrets(values: Iterable[str | None]) -> None:
         for v in values:
             if not v or len(v) < _MIN_SECRET_LEN:
                 continue
-            _secrets.add(v)
+            _secrets.update(_escaped_forms(v))
             # A PEM key also appears line by line and with escaped newlines.
             if "\n" in v:
                 _secrets.add(v.replace("\n", "\\n"))
                 _secrets.update(line for line in v.splitlines() if len(line) >= 16)
+
+
+def _escaped_forms(secret: str) -> set[str]:
+    """``secret`` as servers and libraries echo it: raw, repr, JSON, URL-encoded, libpq-quoted."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],  # Python repr, without its quotes
+        json.dumps(secret)[1:-1],  # JSON string body
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret, safe=""),
+        secret.replace("\\", "\\\\").replace("'", "\\'"),  # libpq conninfo value
+        secret.replace("'", "''"),  # SQL string literal
+        secret.replace('"', '""'),  # SQL quoted identifier
+    }
+    return {f for f in forms if len(f) >= _MIN_SECRET_LEN}
 
 
 def redact(text: str) -> str:

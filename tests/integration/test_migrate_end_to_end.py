@@ -170,9 +170,15 @@ def test_fresh_run_into_non_empty_target_is_refused_and_truncate_onstart_reloads
     write_config(cfg_path, make_config(sf_database, pg_database, [{"source": "ORDERS"}]))
     first = run_cli("migrate", "--config", str(cfg_path), env=server_env)
     assert first.returncode == 0, first.stdout + first.stderr
+    # The same command again (a cron job, a late worker): the run is complete, nothing to do.
     again = run_cli("migrate", "--config", str(cfg_path), env=server_env)
-    assert again.returncode == 2
-    assert "already has rows" in again.stderr and "truncate_onstart" in again.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already complete" in again.stdout + again.stderr
+    assert count_rows(pg_dsn, "public", "orders") == (2000, 2000)
+    # Asking for a fresh load into the filled target is refused, naming the fix.
+    fresh = run_cli("migrate", "--config", str(cfg_path), "--no-resume", env=server_env)
+    assert fresh.returncode == 2
+    assert "already has rows" in fresh.stderr and "truncate_onstart" in fresh.stderr
     assert count_rows(pg_dsn, "public", "orders") == (2000, 2000)
 
     write_config(

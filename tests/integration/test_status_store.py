@@ -343,3 +343,16 @@ def test_table_metadata_and_indexes(conn: Conn) -> None:
     conn.commit()
     table = store.get_table(conn, key)
     assert table is not None and table.indexes_restored
+
+
+def test_committed_by_tells_a_lost_commit_reply_from_a_takeover(conn: Conn) -> None:
+    run_id, [t1] = _run(conn, T1=1)
+    claim = _claim(conn, run_id, "w1")
+    assert store.committed_by(conn, claim) is None  # claimed, not committed
+    conn.rollback()
+    _complete(conn, claim, "w1", rows=7)
+    assert store.committed_by(conn, claim) == 7  # our commit went through
+    conn.rollback()
+    other = ClaimedChunk(claim.key, claim.chunk_range, claim.attempts + 1, 0)
+    assert store.committed_by(conn, other) is None  # a later claim's commit is not ours
+    conn.rollback()

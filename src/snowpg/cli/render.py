@@ -124,7 +124,8 @@ def print_summary(console: Console, s: RunSummary, report: StatusReport | None =
     extra = {ts.source_table: ts for ts in report.tables} if report is not None else None
     t = Table(
         title=f"source {s.source_name} — run {s.run_id} — {s.status}"
-        + (" (resumed)" if s.resumed else ""),
+        + (" (already complete: nothing to copy)" if s.already_complete else "")
+        + (" (resumed)" if s.resumed and not s.already_complete else ""),
         title_justify="left",
     )
     cols = ["table", "target", "status", "chunks", "rows", "seconds", "rows/s"]

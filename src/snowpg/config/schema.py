@@ -7,7 +7,8 @@ Validators raise ``PydanticCustomError("snowpg", ...)`` with a message a user ca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -15,12 +16,14 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from snowpg.errors import ConfigError
+from snowpg.sqltext import PG_MAX_IDENTIFIER_BYTES, filter_problem
 
 # Documented in docs/configuration.md; compared lower-case.
 CHUNKING_COLUMN_TYPES = (
@@ -43,9 +46,44 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _scalar_kinds(annotation: Any) -> set[type]:
+    """The plain scalar types a field annotation admits (``int | None`` -> {int, NoneType})."""
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        return _scalar_kinds(args[0])
+    if args and get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_scalar_kinds(a) for a in args))
+    return {annotation} if isinstance(annotation, type) else set()
+
+
+def _too_long(value: str | None, what: str) -> str | None:
+    if value is not None and len(value.encode("utf-8")) > PG_MAX_IDENTIFIER_BYTES:
+        raise _problem(
+            f"{what} {value!r} is {len(value.encode('utf-8'))} bytes; PostgreSQL names are at "
+            f"most {PG_MAX_IDENTIFIER_BYTES} bytes (longer ones are cut silently): choose a "
+            "shorter name"
+        )
+    return value
+
+
 class _Model(BaseModel):
     # hide_input_in_errors keeps secrets out of ValidationError text if one escapes translation.
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        """true/false only for booleans, and no booleans for numbers (pydantic's lax mode takes
+        ``"yes"`` as true and ``true`` as 1); numbers written as strings stay accepted."""
+        if value is None or info.field_name is None:
+            return value
+        kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+        if bool in kinds and not isinstance(value, bool):
+            raise PydanticCustomError("bool_type", "Input should be true or false")
+        if kinds & {int, float} and bool not in kinds and isinstance(value, bool):
+            kind = "int_type" if int in kinds else "float_type"
+            raise PydanticCustomError(kind, "Input should be a number")
+        return value
 
 
 class SnowflakeSettings(_Model):
@@ -199,6 +237,22 @@ class TableConfig(_Model):
     def _blank(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
+    @field_validator("target", "target_watermark", "deleted_flag_column")
+    @classmethod
+    def _pg_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _too_long(value, str(info.field_name))
+
+    @field_validator("source_filter")
+    @classmethod
+    def _filter(cls, value: str | None) -> str | None:
+        problem = filter_problem(value) if value is not None else None
+        if problem is not None:
+            raise _problem(
+                f"source_filter {value!r} cannot be used: {problem}; write one condition "
+                "whose parentheses balance, without comments or ';'"
+            )
+        return value
+
     @field_validator("nul_policy")
     @classmethod
     def _nul_policy(cls, value: str | None) -> str | None:
@@ -291,6 +345,12 @@ class SourceConfig(_Model):
     target_pg_database: NonEmpty
     target_pg_schema: NonEmpty
     tables: Annotated[list[TableConfig], Field(min_length=1)]
+
+    @field_validator("target_pg_database", "target_pg_schema")
+    @classmethod
+    def _pg_name(cls, value: str, info: ValidationInfo) -> str:
+        _too_long(value, str(info.field_name))
+        return value
 
     @model_validator(mode="after")
     def _unique_targets(self) -> SourceConfig:

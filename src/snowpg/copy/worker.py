@@ -34,7 +34,7 @@ from snowpg.status import store
 from snowpg.status.rows import ClaimedChunk, TableKey
 from snowpg.target import catalog as pg_catalog
 from snowpg.target import connection as pg_connection
-from snowpg.target import ddl
+from snowpg.target import ddl, watchdog
 
 log = logging.getLogger("snowpg.copy")
 
@@ -107,6 +107,8 @@ class WorkerContext:
     # (per-table parallel_threads is a per-invocation setting, as in the existing tool system).
     inflight: dict[TableKey, int] = field(default_factory=dict)
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when the run was replaced by a fresh run (its status turned 'failed' under us).
+    abandoned: threading.Event = field(default_factory=threading.Event)
     # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).
     binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
 
@@ -202,10 +204,17 @@ class Worker:
 
     def _others_still_working(self) -> bool:
         """True while a chunk of this process's tables is pending or being copied elsewhere."""
-        tables = self._with_pg_retry(
-            lambda conn: store.list_tables(conn, self.ctx.run_id), "reading table progress"
+        status, tables = self._with_pg_retry(
+            lambda conn: (
+                store.run_status(conn, self.ctx.run_id),
+                store.list_tables(conn, self.ctx.run_id),
+            ),
+            "reading table progress",
         )
         self.pg().rollback()
+        if status == "failed":  # abandoned for a fresh run: no chunk of it is claimable
+            self.ctx.abandoned.set()
+            return False
         for row in tables:
             if row.key not in self.ctx.jobs or self.ctx.table_limits.get(row.key, 1) <= 0:
                 continue
@@ -218,7 +227,9 @@ class Worker:
         attempts = self.ctx.settings.max_retry_attempts
         for attempt in range(attempts + 1):
             try:
-                return fn(self.pg())
+                conn = self.pg()
+                with watchdog.guard(conn, what):
+                    return fn(conn)
             except psycopg.Error as exc:
                 err = pg_connection.translate_pg_error(exc, context=what)
                 self._reset_pg()
@@ -268,9 +279,32 @@ class Worker:
         while True:
             started = time.monotonic()
             try:
-                result = self._copy_once(claim, job)
+                with watchdog.guard(self.pg(), f"copying {job.display_name}") as guard:
+                    result = self._copy_once(claim, job, guard)
+            except store.RunAbandoned as exc:
+                self._rollback_quietly()
+                self.ctx.abandoned.set()
+                self.ctx.stop.set()
+                log.warning("%s; this process stops", exc.message, extra=extra)
+                return
             except (_LostClaim, store.LostClaim):
                 self._rollback_quietly()
+                mine = self._with_pg_retry(
+                    lambda c: store.committed_by(c, claim), "reading a chunk's outcome"
+                )
+                self._rollback_quietly()
+                if mine is not None:
+                    # An earlier attempt's COMMIT went through but its reply was lost.
+                    self.stats.chunks_completed += 1
+                    self.stats.rows += mine
+                    self.ctx.progress.chunk_completed(job.display_name, mine, 0)
+                    log.info(
+                        "chunk was already committed by this worker (the reply to its COMMIT "
+                        "was lost); not copied again",
+                        extra=extra,
+                    )
+                    self._after_chunk(claim)
+                    return
                 self.stats.lost_claims += 1
                 log.info("chunk taken over by another worker; moving on", extra=extra)
                 return
@@ -279,6 +313,7 @@ class Worker:
                 self._rollback_quietly()
                 message = redact(str(err))
                 if isinstance(err, TransientError) and retries < max_retries:
+                    before = retries
                     retries = self._with_pg_retry(
                         functools.partial(
                             _record_retry,
@@ -288,7 +323,9 @@ class Worker:
                         ),
                         "recording a retry",
                     )
-                    self.stats.retries += 1
+                    # Counted as the status row counts it: not when the claim was gone.
+                    self.stats.retries += 1 if retries > before else 0
+                    retries = max(retries, before + 1)
                     self.ctx.progress.chunk_retried(job.display_name, claim.key.chunk_id, message)
                     log.warning(
                         "chunk failed (%s), retry %d of %d after backoff",
@@ -311,6 +348,16 @@ class Worker:
                 self._after_chunk(claim)
                 return
             seconds = time.monotonic() - started
+            if claim.planned_rows and result.rows > claim.planned_rows:
+                log.warning(
+                    "chunk %d of %s read %d rows where planning counted %d: the source table "
+                    "gained rows since it was planned, or its source_filter matches more",
+                    claim.key.chunk_id,
+                    job.display_name,
+                    result.rows,
+                    claim.planned_rows,
+                    extra=extra,
+                )
             self.stats.chunks_completed += 1
             self.stats.rows += result.rows
             self.stats.bytes += result.bytes
@@ -356,7 +403,9 @@ class Worker:
                 time.sleep(LOCK_CLAIM_PAUSE_S)
         raise _LostClaim()
 
-    def _copy_once(self, claim: ClaimedChunk, job: TableJob) -> writer.CopyResult:
+    def _copy_once(
+        self, claim: ClaimedChunk, job: TableJob, guard: watchdog.Guard
+    ) -> writer.CopyResult:
         conn = self.pg()
         started = time.monotonic()
         self._lock_own_claim(conn, claim)
@@ -373,7 +422,7 @@ class Worker:
         fmt = "binary" if kinds is not None else encode.copy_sql_format()
         copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
         copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, fmt)
-        batches = reader.read_chunk(self.sf(), query, params)
+        batches = guard.kicking(reader.read_chunk(self.sf(), query, params))
         with conn.cursor() as cur:
             result = writer.write_batches(
                 cur,

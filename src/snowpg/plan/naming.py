@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from snowpg.errors import ConfigError
+from snowpg.sqltext import PG_MAX_IDENTIFIER_BYTES
 
-# PostgreSQL's NAMEDATALEN - 1: the longest identifier in bytes.
-PG_MAX_IDENTIFIER_BYTES = 63
 _HASH_CHARS = 8
 
 IdentifierCase = Literal["lower", "preserve"]

@@ -21,7 +21,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from snowpg.errors import ConfigError
 from snowpg.model import ChunkRange, SourceTable
+from snowpg.sqltext import filter_problem
 
 # A Snowflake type name as it may appear in CAST(... AS <type>); checked because chunk ranges are
 # read back from the status table and the type is spliced into SQL text.
@@ -149,8 +151,12 @@ def chunk_predicate(r: ChunkRange, *, prefix: str = "p") -> tuple[str, dict[str,
 
 
 def where_clause(source_filter: str | None, predicate: str) -> str:
-    """``WHERE (<source_filter>) AND (<predicate>)``; the filter is trusted configuration SQL."""
+    """``WHERE (<source_filter>) AND (<predicate>)``; the filter is configuration SQL, checked
+    (:func:`snowpg.sqltext.filter_problem`) so that it cannot reach outside its parentheses."""
     if source_filter and source_filter.strip():
+        problem = filter_problem(source_filter)
+        if problem is not None:
+            raise ConfigError(f"source_filter {source_filter!r} cannot be used: {problem}")
         return f"WHERE ({escape_percent(source_filter)}) AND ({predicate})"
     return f"WHERE ({predicate})"
 

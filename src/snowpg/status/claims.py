@@ -47,6 +47,10 @@ class LostClaim(TargetError):
     """The chunk is no longer this worker's claim; roll back and move on to another chunk."""
 
 
+class RunAbandoned(LostClaim):
+    """The chunk's run was replaced by a fresh run; roll back and stop working on it."""
+
+
 def _cp(claim: ClaimedChunk) -> dict[str, Any]:
     return {**key_params(claim.key.table), "id": claim.key.chunk_id, "attempts": claim.attempts}
 
@@ -105,6 +109,8 @@ def _candidate(
             " LEFT JOIN busy ON (busy.db, busy.sch, busy.tab)"
             "   = (c.source_database, c.source_schema, c.source_table)"
             " WHERE c.run_id = %(run)s AND t.status NOT IN ('failed', 'skipped', 'completed')"
+            # A run abandoned by a fresh run (status 'failed') hands out no more chunks.
+            " AND EXISTS (SELECT 1 FROM {runs} r WHERE r.run_id = %(run)s AND r.status <> 'failed')"
             " AND (c.status = 'pending' OR (c.status = 'in_progress' AND NOT {alive}))"
             " AND (lim.max_threads IS NULL OR coalesce(busy.n, 0) < lim.max_threads)"
             " AND NOT EXISTS (SELECT 1 FROM ex WHERE (ex.db, ex.sch, ex.tab, ex.id)"
@@ -154,7 +160,7 @@ def _take(
             " lease_backend_pid = pg_backend_pid(),"
             " lease_expires_at = (now() AT TIME ZONE 'UTC') + make_interval(secs => %(lease)s),"
             " attempts = coalesce(attempts, 0) + 1"
-            " WHERE {chunk_where} RETURNING chunk_range, attempts, retry_count"
+            " WHERE {chunk_where} RETURNING chunk_range, attempts, retry_count, estimated_rows"
         ),
         params,
     )
@@ -168,7 +174,11 @@ def _take(
         params,
     )
     return ClaimedChunk(
-        ChunkKey(key, chunk_id), row["chunk_range"], row["attempts"], row["retry_count"] or 0
+        ChunkKey(key, chunk_id),
+        row["chunk_range"],
+        row["attempts"],
+        row["retry_count"] or 0,
+        row["estimated_rows"],
     )
 
 
@@ -243,13 +253,24 @@ def complete_chunk(
         ),
         params,
     )
-    conn.execute(
+    # Fencing against a fresh run started over this one: it marks this run 'failed' (a row lock
+    # this update waits for) before it truncates, so rows of an abandoned run never commit.
+    counted = fetch_one(
+        conn,
         q(
             "UPDATE {runs} SET total_rows_copied = coalesce(total_rows_copied, 0) + %(rows)s"
-            " WHERE run_id = %(run)s"
+            " WHERE run_id = %(run)s AND status <> 'failed' RETURNING 1 AS ok"
         ),
         params,
     )
+    if counted is None:
+        raise RunAbandoned(
+            f"run {claim.key.table.run_id} is no longer running (a fresh run replaced it); "
+            f"chunk {claim.key.chunk_id} of {claim.key.table.qualified} was not committed",
+            hint="roll back this transaction and stop claiming chunks of this run",
+            table=claim.key.table.qualified,
+            chunk_id=claim.key.chunk_id,
+        )
 
 
 def record_retry(
@@ -376,6 +397,26 @@ def chunk_status_counts(conn: Conn, run_id: uuid.UUID) -> dict[str, int]:
     ):
         counts[r["status"]] = int(r["n"])
     return counts
+
+
+def committed_by(conn: Conn, claim: ClaimedChunk) -> int | None:
+    """The rows of the chunk if it is completed under this very claim (its commit went through
+    although the reply was lost), else None; caller txn."""
+    row = fetch_one(
+        conn,
+        q(
+            "SELECT rows_copied FROM {chunks} WHERE {chunk_where} AND status = 'completed'"
+            " AND attempts = %(attempts)s"
+        ),
+        _cp(claim),
+    )
+    return int(row["rows_copied"] or 0) if row else None
+
+
+def run_status(conn: Conn, run_id: uuid.UUID) -> str | None:
+    """The run's status now (None if it does not exist); caller txn."""
+    row = fetch_one(conn, q("SELECT status FROM {runs} WHERE run_id = %s"), (run_id,))
+    return str(row["status"]) if row else None
 
 
 def live_in_progress(conn: Conn, run_id: uuid.UUID) -> int:

@@ -103,6 +103,7 @@ class ClaimedChunk:
     chunk_range: dict[str, Any]
     attempts: int
     retry_count: int
+    planned_rows: int | None = None  # the chunk's row count when it was planned, if known
 
 
 def table_key(run_id: uuid.UUID, r: dict[str, Any]) -> TableKey:

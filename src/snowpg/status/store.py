@@ -19,8 +19,10 @@ from snowpg.errors import TargetError
 from snowpg.status.claims import (
     DEFAULT_LEASE_SECONDS,
     LostClaim,
+    RunAbandoned,
     chunk_status_counts,
     claim_chunk,
+    committed_by,
     complete_chunk,
     fail_chunk,
     live_in_progress,
@@ -29,6 +31,7 @@ from snowpg.status.claims import (
     release_chunk,
     release_owned,
     reset_failed,
+    run_status,
 )
 from snowpg.status.rows import (
     TABLE_STATUSES,
@@ -45,11 +48,13 @@ from snowpg.status.schema import Conn, clip, fetch_all, fetch_one, key_params, o
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "LostClaim",
+    "RunAbandoned",
     "add_nul_fixed",
     "add_skipped_table",
     "add_table",
     "chunk_status_counts",
     "claim_chunk",
+    "committed_by",
     "complete_chunk",
     "create_run",
     "fail_chunk",
@@ -57,6 +62,7 @@ __all__ = [
     "finish_table",
     "get_run",
     "get_table",
+    "latest_run",
     "latest_runs",
     "list_chunks",
     "list_tables",
@@ -66,6 +72,7 @@ __all__ = [
     "release_chunk",
     "release_owned",
     "reset_failed",
+    "run_status",
     "set_indexes_disabled",
     "set_indexes_restored",
     "set_run_status",
@@ -122,6 +129,16 @@ def find_resumable_run(
         if young is None or not young["young"]:
             return None
     return run_from(row)
+
+
+def latest_run(conn: Conn, source_name: str) -> RunRow | None:
+    """The newest run of the source, whatever its status."""
+    row = fetch_one(
+        conn,
+        q("SELECT * FROM {runs} WHERE source_name = %s ORDER BY started_at DESC LIMIT 1"),
+        (source_name,),
+    )
+    return run_from(row) if row else None
 
 
 def get_run(conn: Conn, run_id: uuid.UUID) -> RunRow | None:

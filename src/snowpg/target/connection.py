@@ -20,12 +20,15 @@ if TYPE_CHECKING:
     from snowpg.config.schema import PostgresSettings
 
 # Idle seconds before the first probe, seconds between probes, probes before giving up:
-# a dead peer is detected after about 30 + 3 * 10 = 60 s.
+# a dead peer is detected after about 30 + 3 * 10 = 60 s. tcp_user_timeout (ms) bounds data
+# sent but never acknowledged the same way. A peer that acknowledges but never answers is cut by
+# snowpg.target.watchdog.
 KEEPALIVE_OPTIONS: dict[str, int] = {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
 }
 
 # SQLSTATEs worth retrying: the server went away or restarted, or aborted our transaction because

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from snowpg.plan.naming import PG_MAX_IDENTIFIER_BYTES
+from snowpg.sqltext import PG_MAX_IDENTIFIER_BYTES
 
 COPY_FORMATS = ("csv", "text", "binary")
 
