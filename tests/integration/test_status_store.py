@@ -346,7 +346,7 @@ def test_table_metadata_and_indexes(conn: Conn) -> None:
 
 
 def test_committed_by_tells_a_lost_commit_reply_from_a_takeover(conn: Conn) -> None:
-    run_id, [t1] = _run(conn, T1=1)
+    run_id, _ = _run(conn, T1=1)
     claim = _claim(conn, run_id, "w1")
     assert store.committed_by(conn, claim) is None  # claimed, not committed
     conn.rollback()
