@@ -42,7 +42,7 @@ def read_chunk(conn: Any, sql_text: str, params: Mapping[str, Any] | None) -> It
     try:
         try:
             _execute(cursor, sql_text, params)
-            batches = cursor.fetch_arrow_batches()
+            batches = cursor.fetch_arrow_batches(force_microsecond_precision=True)
         except Exception as exc:
             raise translate_sf_error(exc, context=_context(sql_text)) from exc
         while True:
