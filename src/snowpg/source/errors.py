@@ -21,6 +21,8 @@ from snowpg.logs import redact
 # Server/driver codes that mean "the session or the network failed, the request itself is fine".
 TRANSIENT_ERRNOS: frozenset[int] = frozenset(
     {
+        604,  # 000604 SQL execution canceled (a client cancel, a timer, a dropped session)
+        630,  # 000630 statement (or statement queued) timeout reached on the server
         250001,  # could not connect to the backend (OperationalError only; see module docstring)
         250002,  # connection is closed
         250003,  # failed to execute request (network)

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -66,15 +67,17 @@ class Handler(BaseHTTPRequestHandler):
     def _send_json(self, obj: Any, status: int = 200) -> None:
         self._send(status, json.dumps(obj).encode())
 
-    def _forward(self, method: str, raw: bytes) -> tuple[int, bytes, str]:
+    def _forward(
+        self, method: str, raw: bytes, path: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, str]:
         conn = http.client.HTTPConnection(
             "127.0.0.1", self.server.upstream_port, timeout=UPSTREAM_TIMEOUT_S
         )
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-            if self.headers.get("Content-Encoding") == "gzip":
-                headers["Content-Encoding"] = "gzip"
-            conn.request(method, self.path, body=raw if method != "GET" else None, headers=headers)
+            if headers is None:
+                headers = self._upstream_headers()
+            body = raw if method != "GET" else None
+            conn.request(method, path or self.path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             if resp.getheader("Content-Encoding") == "gzip":
@@ -83,15 +86,29 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
 
-    def _upstream_json(self, body: dict[str, Any]) -> dict[str, Any]:
-        raw = json.dumps(body).encode()
+    def _upstream_headers(self) -> dict[str, str]:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
         if self.headers.get("Content-Encoding") == "gzip":
-            raw = gzip.compress(raw, compresslevel=1)
-        status, data, _ = self._forward("POST", raw)
-        try:
-            return dict(json.loads(data))
-        except ValueError:
-            return {"success": False, "code": "000603", "message": f"HTTP {status}", "data": None}
+            headers["Content-Encoding"] = "gzip"
+        return headers
+
+    def _upstream_json(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """A function running a query body on fakesnow, bound to *this* request's path and
+        headers: it runs on another thread while this connection already serves the next one."""
+        path, headers = self.path, self._upstream_headers()
+        gzipped = self.headers.get("Content-Encoding") == "gzip"
+
+        def run(body: dict[str, Any]) -> dict[str, Any]:
+            raw = json.dumps(body).encode()
+            if gzipped:
+                raw = gzip.compress(raw, compresslevel=1)
+            status, data, _ = self._forward("POST", raw, path, headers)
+            try:
+                return dict(json.loads(data))
+            except ValueError:
+                return {"success": False, "code": "000603", "message": f"HTTP {status}", "data": None}
+
+        return run
 
     def _token(self) -> str:
         m = _TOKEN.search(self.headers.get("Authorization") or "")
@@ -130,12 +147,14 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json({"error": f"unknown setting {exc}"}, 400)
                 return
             self._send_json({"ok": True})
+        elif m := re.fullmatch(r"/queries/([^/]+)/result", url.path):
+            self._send_json(runner.poll(m.group(1)))  # the connector polls with GET or POST
         elif url.path == "/session/v1/login-request":
             self._login(raw)
         elif url.path == "/queries/v1/query-request":
             body = self._json_body(raw)
             request_id = (parse_qs(url.query).get("requestId") or [""])[0]
-            pending = runner.start(self._token(), request_id, body, self._upstream_json)
+            pending = runner.start(self._token(), request_id, body, self._upstream_json())
             self._send_json(runner.wait(pending))
         elif url.path == "/queries/v1/abort-request":
             body = self._json_body(raw)
