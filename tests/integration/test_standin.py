@@ -54,7 +54,9 @@ def _fixed_field(scale: int) -> pa.Field:
 def test_fixed_is_narrowest_int_per_chunk_and_decimal128_past_int64() -> None:
     values = [Decimal("1.27"), Decimal("-1.28"), Decimal("300.00"), Decimal("1e20"), None]
     field = _fixed_field(2)
-    table = pa.Table.from_arrays([pa.array(values, pa.decimal128(38, 2))], schema=pa.schema([field]))
+    table = pa.Table.from_arrays(
+        [pa.array(values, pa.decimal128(38, 2))], schema=pa.schema([field])
+    )
     chunks = [encode_batch(b) for b in split_rows(table, 1)]  # one row per chunk
     types = [c.schema.field(0).type for c in chunks]
     assert types[:4] == [pa.int8(), pa.int8(), pa.int16(), pa.decimal128(38, 2)]
@@ -80,7 +82,9 @@ def test_connector_decodes_standin_payloads_to_the_source_values(
     standin.control(chunk_bytes=1)  # one row per chunk: the second arrives downloaded
     before = standin.stats()["chunks_served"]
     cur.execute("SELECT * FROM P ORDER BY ID")
-    rows = [r for b in cur.fetch_arrow_batches(force_microsecond_precision=True) for r in b.to_pylist()]
+    rows = [
+        r for b in cur.fetch_arrow_batches(force_microsecond_precision=True) for r in b.to_pylist()
+    ]
     assert standin.stats()["chunks_served"] == before + 1
     assert rows[0]["AMT"] == Decimal("123.45") and rows[1]["AMT"] == Decimal("-0.01")
     assert rows[0]["BIG"] == Decimal("1234567890123456789.0123456789")
@@ -108,8 +112,13 @@ def _migrate(sf_database: str, pg_database: str, env: dict[str, str], tmp: Path,
 
 
 def test_result_in_three_downloaded_chunks_lands_exactly(
-    standin: StandinServer, sf_conn: Any, sf_database: str, pg_dsn: str, pg_database: str,
-    server_env: dict[str, str], tmp_path: Path,
+    standin: StandinServer,
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     create_mixed_table(sf_conn, "ORDERS", 3000)
     standin.control(chunk_bytes=64 * 1024)
@@ -123,7 +132,9 @@ def test_result_in_three_downloaded_chunks_lands_exactly(
     )
 
 
-def test_query_held_past_300_simulated_seconds_completes(standin: StandinServer, sf_conn: Any) -> None:
+def test_query_held_past_300_simulated_seconds_completes(
+    standin: StandinServer, sf_conn: Any
+) -> None:
     from snowflake.connector.errors import ProgrammingError
 
     # 301 simulated seconds in ~3 real ones; the service answers "in progress" every 45.
@@ -154,8 +165,13 @@ def test_statement_timeout_is_honoured_and_reported(standin: StandinServer) -> N
 
 
 def test_chunk_query_cancelled_once_is_retried(
-    standin: StandinServer, sf_conn: Any, sf_database: str, pg_dsn: str, pg_database: str,
-    server_env: dict[str, str], tmp_path: Path,
+    standin: StandinServer,
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     create_mixed_table(sf_conn, "ORDERS", 500)
     chunk_query = r'^SELECT\s+"ID",\s*"Payer Id"'
@@ -171,8 +187,13 @@ def test_chunk_query_cancelled_once_is_retried(
 
 
 def test_account_defaults_do_not_leak_into_snowpg_sessions(
-    standin: StandinServer, sf_conn: Any, sf_database: str, pg_dsn: str, pg_database: str,
-    server_env: dict[str, str], tmp_path: Path,
+    standin: StandinServer,
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     create_mixed_table(sf_conn, "ORDERS", 200)
     standin.control(
@@ -188,7 +209,7 @@ def test_account_defaults_do_not_leak_into_snowpg_sessions(
     cur.execute("SELECT ID FROM ORDERS")
     from snowflake.connector.errors import NotSupportedError
 
-    assert cur._query_result_format == "json"  # noqa: SLF001 - what the connector was sent
+    assert cur._query_result_format == "json"
     with pytest.raises(NotSupportedError):
         list(cur.fetch_arrow_batches())
     unpinned.close()

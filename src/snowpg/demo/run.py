@@ -14,7 +14,7 @@ from snowpg.cli.progress import BarsProgress, PlainProgress
 from snowpg.cli.render import print_summary
 from snowpg.config import load_settings
 from snowpg.demo import sample
-from snowpg.demo.servers import start_embedded_postgres, start_fakesnow
+from snowpg.demo.servers import start_embedded_postgres, start_snowflake
 from snowpg.engine import migrate_source
 
 
@@ -29,8 +29,8 @@ def run_demo(
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]snowpg demo[/] — working in {workdir}")
-    console.print("starting a fakesnow server (Snowflake stand-in, over HTTP) ...")
-    fs = start_fakesnow(workdir / "fakesnow")
+    console.print("starting the Snowflake stand-in (fakesnow behind the service's wire format) ...")
+    fs = start_snowflake(workdir / "fakesnow")
     pg = None
     try:
         console.print("starting an embedded PostgreSQL (pgserver wheel) ...")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -81,26 +80,17 @@ class FakesnowServer:
 
 
 def _fakesnow_command() -> list[str]:
-    exe = Path(sys.executable).with_name("fakesnow")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("fakesnow")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "fakesnow"]
+    from snowpg.demo.fakesnow_env import fakesnow_python
+
+    return [str(fakesnow_python()), "-m", "fakesnow"]
 
 
 def start_fakesnow(
     data_dir: Path, port: int | None = None, log_path: Path | None = None
 ) -> FakesnowServer:
     """Start a fakesnow server keeping its databases in ``data_dir`` and wait until it answers."""
-    try:
-        import fakesnow  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(
-            "the fakesnow server is not installed",
-            hint="install the demo extras: pip install 'snowpg[demo]'",
-        ) from exc
+    from snowpg.demo.fakesnow_env import server_env
+
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = open(log_path or data_dir / "fakesnow.log", "ab")  # noqa: SIM115 - lives with the process
@@ -109,6 +99,7 @@ def start_fakesnow(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=server_env(),
     )
     server = FakesnowServer(port=port, data_dir=data_dir, process=proc)
     deadline = time.monotonic() + FAKESNOW_START_TIMEOUT_S
@@ -167,8 +158,15 @@ def start_standin(
     port = port or free_port()
     log = open(data_dir / "standin.log", "ab")  # noqa: SIM115 - lives with the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snowpg.demo.standin", "--upstream-port", str(upstream.port)]
-        + ["--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "snowpg.demo.standin",
+            "--upstream-port",
+            str(upstream.port),
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -179,7 +177,9 @@ def start_standin(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             upstream.stop()
-            raise ConfigError(f"Snowflake stand-in exited at start (see {data_dir / 'standin.log'})")
+            raise ConfigError(
+                f"Snowflake stand-in exited at start (see {data_dir / 'standin.log'})"
+            )
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
             return server
         time.sleep(0.1)
@@ -187,11 +187,19 @@ def start_standin(
     raise ConfigError(f"Snowflake stand-in did not answer on port {port}")
 
 
-def start_snowflake(data_dir: Path, *, plain: bool | None = None) -> FakesnowServer:
-    """The stand-in by default; bare fakesnow when ``plain`` or ``SNOWPG_TEST_SNOWFLAKE=fakesnow``."""
+def start_snowflake(
+    data_dir: Path, *, plain: bool | None = None, latency_s: float | None = None
+) -> FakesnowServer:
+    """The stand-in by default; bare fakesnow if ``plain`` or ``SNOWPG_TEST_SNOWFLAKE=fakesnow``.
+
+    ``latency_s`` is the stand-in's per-query compile+queue time (``SNOWPG_STANDIN_LATENCY_S``).
+    """
     if plain is None:
         plain = os.environ.get(STANDIN_ENV, "standin").lower() == "fakesnow"
-    return start_fakesnow(data_dir) if plain else start_standin(data_dir)
+    if plain:
+        return start_fakesnow(data_dir)
+    env = {"SNOWPG_STANDIN_LATENCY_S": str(latency_s)} if latency_s is not None else None
+    return start_standin(data_dir, env=env)
 
 
 @dataclass

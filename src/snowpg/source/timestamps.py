@@ -4,7 +4,7 @@ PostgreSQL keeps microseconds; Snowflake keeps up to nanoseconds (TIME(9), TIMES
 **floors to the microsecond** (towards the earlier instant, also before 1970): ``.123456999`` ->
 ``.123456``, ``1969-12-31 23:59:59.999999500`` -> ``.999999``. It is the rule the connector applies
 with ``fetch_arrow_batches(force_microsecond_precision=True)`` (epoch seconds x 10^6 + nanosecond
-fraction // 1000, the fraction being non-negative: ``CArrowTableIterator.cpp``), which snowpg uses so
+fraction // 1000, the fraction non-negative: ``CArrowTableIterator.cpp``), which snowpg uses so
 that any date (0001-01-01 .. 9999-12-31) fits (nanosecond Arrow timestamps overflow outside
 1677-2262). Rounding half-up instead could carry 9999-12-31 23:59:59.9999995 past the last
 representable day, and would differ from what the copy path writes.

@@ -8,7 +8,6 @@ import gzip
 import json
 import re
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,7 +20,9 @@ from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSet
 # The service's answers for a cancelled and a timed-out statement (sqlstate 57014, "query
 # canceled"); the connector raises them as ProgrammingError with these errnos.
 CANCELLED = ("000604", "SQL execution canceled")
-TIMED_OUT = "Statement reached its statement or warehouse timeout of {n} second(s) and was canceled."
+TIMED_OUT = (
+    "Statement reached its statement or warehouse timeout of {n} second(s) and was canceled."
+)
 QUEUED_TIMED_OUT = (
     "Statement reached its statement queued timeout of {n} second(s) and was canceled."
 )
@@ -187,7 +188,10 @@ class QueryRunner:
                 [None if v is None else str(v) for v in row] for row in zip(*cols, strict=True)
             ]
             return answer
-        parts = [encode_batch(b, self.settings.nanos) for b in split_rows(table, self.settings.chunk_bytes)]
+        parts = [
+            encode_batch(b, self.settings.nanos)
+            for b in split_rows(table, self.settings.chunk_bytes)
+        ]
         data["rowsetBase64"] = base64.b64encode(to_ipc(parts[0])).decode()
         if len(parts) > 1:
             blobs, infos = [], []
@@ -212,7 +216,9 @@ class QueryRunner:
         return answer
 
     # -- the HTTP handler's entry points ----------------------------------------------------
-    def start(self, token: str, request_id: str, body: dict[str, Any], upstream: Upstream) -> Pending:
+    def start(
+        self, token: str, request_id: str, body: dict[str, Any], upstream: Upstream
+    ) -> Pending:
         pending = Pending(query_id=str(uuid.uuid4()), request_id=request_id)
         with self.lock:
             self.pending[pending.query_id] = pending

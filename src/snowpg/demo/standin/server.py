@@ -16,8 +16,8 @@ import http.client
 import json
 import logging
 import re
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -44,7 +44,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: StandinServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -68,7 +68,11 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode())
 
     def _forward(
-        self, method: str, raw: bytes, path: str | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        raw: bytes,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes, str]:
         conn = http.client.HTTPConnection(
             "127.0.0.1", self.server.upstream_port, timeout=UPSTREAM_TIMEOUT_S
@@ -106,7 +110,12 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 return dict(json.loads(data))
             except ValueError:
-                return {"success": False, "code": "000603", "message": f"HTTP {status}", "data": None}
+                return {
+                    "success": False,
+                    "code": "000603",
+                    "message": f"HTTP {status}",
+                    "data": None,
+                }
 
         return run
 
@@ -115,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
         return m.group(1) if m else ""
 
     # -- routes ---------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802 - stdlib's name
+    def do_GET(self) -> None:
         path = urlparse(self.path).path
         runner = self.server.runner
         if path == "/standin/stats":
@@ -133,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
             status, data, ctype = self._forward("GET", b"")
             self._send(status, data, ctype)
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib's name
+    def do_POST(self) -> None:
         url = urlparse(self.path)
         raw = self._body()
         runner = self.server.runner
@@ -176,6 +185,12 @@ class Handler(BaseHTTPRequestHandler):
         session_params = (body.get("data") or {}).get("SESSION_PARAMETERS") or {}
         reported = self.server.runner.login(token, session_params)
         names = {p["name"] for p in reported}
+        # The service also sends a master token (to renew the session) and token lifetimes;
+        # connector 5.x refuses a login answer without them.
+        answer["data"].setdefault("masterToken", f"master-{token}")
+        answer["data"].setdefault("validityInSeconds", 3600)
+        answer["data"].setdefault("masterValidityInSeconds", 14400)
+        answer["data"].setdefault("sessionId", abs(hash(token)) % 10**12)
         answer["data"]["parameters"] = [
             p for p in answer["data"].get("parameters") or [] if p.get("name") not in names
         ] + reported

@@ -55,7 +55,9 @@ class StandinSettings:
             current = getattr(self, key)
             if key == "nanos":
                 for col, table in value.items():
-                    self.nanos.setdefault(col, {}).update({int(k): int(v) for k, v in table.items()})
+                    self.nanos.setdefault(col, {}).update(
+                        {int(k): int(v) for k, v in table.items()}
+                    )
             elif key == "account_parameters":
                 self.account_parameters.update({k.upper(): v for k, v in value.items()})
             elif isinstance(current, dict):
