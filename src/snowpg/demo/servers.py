@@ -56,7 +56,10 @@ class FakesnowServer:
     def connect(self, **kwargs: Any) -> Any:
         import snowflake.connector
 
+        from snowpg.source.connection import version_options
+
         params: dict[str, Any] = {
+            **version_options(),
             "user": "snowpg",
             "password": "fakesnow-password",
             "account": "fakesnow",

@@ -79,6 +79,18 @@ class SnowflakeSettingsLike(Protocol):
     def private_key_der(self) -> bytes | None: ...
 
 
+def version_options() -> dict[str, Any]:
+    """Options only some connector versions know. 5.x asks (with a FutureWarning) whether logout
+    should wait for running async queries: snowpg runs none, so a session always logs out."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major = int(version("snowflake-connector-python").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return {}
+    return {"enable_server_session_keep_alive_auto_detection": False} if major >= 5 else {}
+
+
 def connection_params(
     sf: SnowflakeSettingsLike, *, database: str | None = None, schema: str | None = None
 ) -> dict[str, Any]:
@@ -95,6 +107,7 @@ def connection_params(
         # them into float64 (connector CArrowTableIterator, convertScaledFixedNumberColumn).
         "arrow_number_to_decimal": True,
     }
+    params.update(version_options())
     key = sf.private_key_der()
     if key is not None:
         params["private_key"] = key
