@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from snowpg.source.errors import translate_sf_error
+from snowpg.source.nested import flatten_nested, is_nested
 
 
 def _execute(cursor: Any, sql_text: str, params: Mapping[str, Any] | None) -> None:
@@ -53,6 +54,8 @@ def read_chunk(conn: Any, sql_text: str, params: Mapping[str, Any] | None) -> It
             if batch is None:
                 return
             if batch.num_rows:
+                if any(is_nested(f.type) for f in batch.schema):
+                    batch = flatten_nested(batch)
                 yield batch
     finally:
         # A failed close of a read cursor loses nothing.
