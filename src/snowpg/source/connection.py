@@ -14,6 +14,7 @@ queues longer than it would fail on every attempt.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -79,16 +80,23 @@ class SnowflakeSettingsLike(Protocol):
     def private_key_der(self) -> bytes | None: ...
 
 
-def version_options() -> dict[str, Any]:
-    """Options only some connector versions know. 5.x asks (with a FutureWarning) whether logout
-    should wait for running async queries: snowpg runs none, so a session always logs out."""
+@functools.cache
+def connector_major() -> int:
+    """The installed snowflake-connector-python's major version (0 when unknown)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        major = int(version("snowflake-connector-python").split(".")[0])
+        return int(version("snowflake-connector-python").split(".")[0])
     except (PackageNotFoundError, ValueError):
-        return {}
-    return {"enable_server_session_keep_alive_auto_detection": False} if major >= 5 else {}
+        return 0
+
+
+def version_options() -> dict[str, Any]:
+    """Options only some connector versions know. 5.x asks (with a FutureWarning) whether logout
+    should wait for running async queries: snowpg runs none, so a session always logs out."""
+    if connector_major() >= 5:
+        return {"enable_server_session_keep_alive_auto_detection": False}
+    return {}
 
 
 def connection_params(
