@@ -86,7 +86,9 @@ class Bench:
 
     def sf(self) -> Any:
         assert self.fake is not None
-        return self.fake.connect(network_timeout=600, database=DATABASE, schema="PUBLIC")
+        return self.fake.connect(
+            network_timeout=600, database=DATABASE, schema="PUBLIC", arrow_number_to_decimal=True
+        )
 
     def dsn(self) -> str:
         assert self.pg is not None

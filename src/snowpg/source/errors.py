@@ -21,6 +21,7 @@ from snowpg.logs import redact
 # Server/driver codes that mean "the session or the network failed, the request itself is fine".
 TRANSIENT_ERRNOS: frozenset[int] = frozenset(
     {
+        6,  # 000006 invalid response (connector 5.x: a response cut mid-body)
         604,  # 000604 SQL execution canceled (a client cancel, a timer, a dropped session)
         630,  # 000630 statement (or statement queued) timeout reached on the server
         250001,  # could not connect to the backend (OperationalError only; see module docstring)
