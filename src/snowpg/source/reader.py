@@ -38,7 +38,9 @@ def _arrow_tables(conn: Any, cursor: Any) -> Iterator[pa.Table]:
     if connector_major() >= 5:
         for result_batch in cursor.get_result_batches() or ():
             yield result_batch.to_arrow(
-                connection=conn, number_to_decimal=True, force_microsecond_precision=True
+                connection=cursor.connection,
+                number_to_decimal=True,
+                force_microsecond_precision=True,
             )
         return
     yield from cursor.fetch_arrow_batches(force_microsecond_precision=True)
