@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 import struct
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -319,7 +320,11 @@ def test_every_type_round_trips_value_by_value(
     # Every type of the matrix takes the binary COPY path; none falls back to CSV.
     assert "instead of binary" not in result.stdout + result.stderr
 
+    # The reference read in one chunk: connector 5.2's fetchall misreads narrowed integer chunks
+    # (tests/integration/test_standin.py::test_negative_small_ints_in_a_later_chunk).
+    fakesnow_server.control(chunk_bytes=1 << 30)
     wire, nulls = _source(sf_conn)
+    fakesnow_server.control(reset=True)
     target, pg_types = _target(pg_dsn)
     assert {n: pg_types[n] for n in NAMES} == {n: t for n, _, t in COLUMNS}
     assert sorted(target) == sorted(wire) == [1, 2, 3, 4, 5]
@@ -356,28 +361,45 @@ def test_every_type_round_trips_value_by_value(
     assert fakesnow_server.stats()["queries"] > 0  # the run went through the stand-in
 
 
+_EMULATOR_PROBE = """
+import json, sys
+import snowflake.connector
+conn = snowflake.connector.connect(user="u", password="p", account="fakesnow", host="localhost",
+    port=int(sys.argv[1]), protocol="http", network_timeout=60,
+    session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
+cur = conn.cursor()
+for q in ("CREATE DATABASE IF NOT EXISTS TSN", "CREATE SCHEMA IF NOT EXISTS TSN.PUBLIC",
+          "USE SCHEMA TSN.PUBLIC",
+          "CREATE OR REPLACE TABLE TSNULL (ID INT, TS TIMESTAMP_NTZ, TM TIME, D DATE)",
+          "INSERT INTO TSNULL (ID) VALUES (1)", "SELECT TS, TM, D, TS IS NULL FROM TSNULL"):
+    cur.execute(q)
+b = list(cur.fetch_arrow_batches())[0]
+print(json.dumps([[b.column(i).null_count, str(b.column(i).to_pylist()[0])] for i in range(4)]))
+"""
+
+
 def test_emulator_null_timestamps_come_from_the_wire_not_from_snowpg(
     plain_fakesnow_server: Any,
 ) -> None:
     """Bare fakesnow (on purpose: this documents the emulator, which the stand-in corrects): the
     connector's Arrow for a NULL TIMESTAMP from it has no null, the epoch is the emulator's. A NULL
-    TIME or DATE (no struct on the wire) arrives as a real Arrow null."""
-    conn = plain_fakesnow_server.connect()
-    conn.cursor().execute("CREATE DATABASE IF NOT EXISTS TSN")
-    conn.cursor().execute("CREATE SCHEMA IF NOT EXISTS TSN.PUBLIC")
-    conn.cursor().execute("USE SCHEMA TSN.PUBLIC")
-    sf_conn = conn
-    cur = sf_conn.cursor()
-    cur.execute("CREATE OR REPLACE TABLE TSNULL (ID INT, TS TIMESTAMP_NTZ, TM TIME, D DATE)")
-    cur.execute("INSERT INTO TSNULL (ID) VALUES (1)")
-    cur.execute("SELECT TS, TM, D, TS IS NULL FROM TSNULL")
-    batches = list(cur.fetch_arrow_batches())
-    cur.close()
-    ts, tm, d, is_null = (batches[0].column(i) for i in range(4))
-    assert is_null.to_pylist() == [True]
-    assert ts.null_count == 0 and ts.to_pylist() == [EPOCH_NAIVE]  # the emulator bug
-    assert tm.null_count == 1 and d.null_count == 1
-    conn.close()
+    TIME or DATE (no struct on the wire) arrives as a real Arrow null. Read with the fakesnow
+    server's own environment (connector 4.x): connector 5.x cannot log in to bare fakesnow, which
+    sends no master token."""
+    from snowpg.demo.fakesnow_env import fakesnow_python, server_env
+
+    out = subprocess.run(
+        [str(fakesnow_python()), "-c", _EMULATOR_PROBE, str(plain_fakesnow_server.port)],
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (ts_nulls, ts), (tm_nulls, _), (d_nulls, _), (_, is_null) = json.loads(out.stdout)
+    assert is_null == "True"
+    assert ts_nulls == 0 and ts == str(EPOCH_NAIVE)  # the emulator bug
+    assert tm_nulls == 1 and d_nulls == 1
 
 
 def test_standin_sends_null_timestamps_as_null(sf_conn: Any) -> None:
