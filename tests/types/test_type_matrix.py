@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import math
 import struct
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -212,11 +211,9 @@ EMULATOR_LIMITS = {
     "CHAR(n) length": "fakesnow's information_schema gives CHAR(5) no length (so text, not "
     "varchar(5)); tests/unit/test_typemap.py covers CHAR(n) -> varchar(n)",
 }
-# Where the emulator changes a value on the wire: fakesnow's arrow.timestamp_to_sf_struct builds
-# the timestamp struct without its null bitmap, so the connector hands snowpg 1970-01-01 for a
-# NULL TIMESTAMP_* (real Snowflake sends NULL). Asserted against bare fakesnow below.
-EPOCH_NAIVE = dt.datetime(1970, 1, 1)
-EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Where bare fakesnow changes a value on the wire: its arrow.timestamp_to_sf_struct builds the
+# timestamp struct without its null bitmap, so a NULL TIMESTAMP_* arrives as 1970-01-01 (real
+# Snowflake and the stand-in send NULL). Asserted against bare fakesnow in test_emulator_nulls.py.
 
 
 def _create_matrix(sf_conn: Any) -> None:
@@ -359,47 +356,6 @@ def test_every_type_round_trips_value_by_value(
     assert target[2]["NTZ9"] == dt.datetime(1969, 12, 31, 23, 59, 59, 999999)
     assert target[3]["NTZ9"] == dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
     assert fakesnow_server.stats()["queries"] > 0  # the run went through the stand-in
-
-
-_EMULATOR_PROBE = """
-import json, sys
-import snowflake.connector
-conn = snowflake.connector.connect(user="u", password="p", account="fakesnow", host="localhost",
-    port=int(sys.argv[1]), protocol="http", network_timeout=60,
-    session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
-cur = conn.cursor()
-for q in ("CREATE DATABASE IF NOT EXISTS TSN", "CREATE SCHEMA IF NOT EXISTS TSN.PUBLIC",
-          "USE SCHEMA TSN.PUBLIC",
-          "CREATE OR REPLACE TABLE TSNULL (ID INT, TS TIMESTAMP_NTZ, TM TIME, D DATE)",
-          "INSERT INTO TSNULL (ID) VALUES (1)", "SELECT TS, TM, D, TS IS NULL FROM TSNULL"):
-    cur.execute(q)
-b = list(cur.fetch_arrow_batches())[0]
-print(json.dumps([[b.column(i).null_count, str(b.column(i).to_pylist()[0])] for i in range(4)]))
-"""
-
-
-def test_emulator_null_timestamps_come_from_the_wire_not_from_snowpg(
-    plain_fakesnow_server: Any,
-) -> None:
-    """Bare fakesnow (on purpose: this documents the emulator, which the stand-in corrects): the
-    connector's Arrow for a NULL TIMESTAMP from it has no null, the epoch is the emulator's. A NULL
-    TIME or DATE (no struct on the wire) arrives as a real Arrow null. Read with the fakesnow
-    server's own environment (connector 4.x): connector 5.x cannot log in to bare fakesnow, which
-    sends no master token."""
-    from snowpg.demo.fakesnow_env import fakesnow_python, server_env
-
-    out = subprocess.run(
-        [str(fakesnow_python()), "-c", _EMULATOR_PROBE, str(plain_fakesnow_server.port)],
-        env=server_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    (ts_nulls, ts), (tm_nulls, _), (d_nulls, _), (_, is_null) = json.loads(out.stdout)
-    assert is_null == "True"
-    assert ts_nulls == 0 and ts == str(EPOCH_NAIVE)  # the emulator bug
-    assert tm_nulls == 1 and d_nulls == 1
 
 
 def test_standin_sends_null_timestamps_as_null(sf_conn: Any) -> None:
