@@ -15,6 +15,9 @@ $(BIN)/python:
 
 install: $(BIN)/python browser ## create .venv, install snowpg with its test and demo dependencies
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# the fakesnow server needs snowflake-connector-python < 5; snowpg runs with 5.x
+	test -x .venv-fakesnow/bin/python || $(PYTHON) -m venv .venv-fakesnow
+	.venv-fakesnow/bin/pip install --quiet 'fakesnow[server]==0.12.1' 'snowflake-connector-python>=4.8,<5'
 	@echo "installed: activate with 'source $(VENV)/bin/activate' or run $(BIN)/snowpg"
 
 # The status-page test (tests/observe/test_browser.py) drives the distribution's headless Chromium.

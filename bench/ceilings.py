@@ -76,11 +76,11 @@ def _parallel(items: list[Any], threads: int, fn: Callable[[int, Any], None]) ->
 
 
 def _fetch(conn: Any, sql: str) -> pa.Table:
-    cur = conn.cursor()
-    cur.execute(sql)
-    batches = list(cur.fetch_arrow_batches())
-    cur.close()
-    return pa.concat_tables(batches) if batches else pa.table({})
+    # snowpg's own read path (exact decimals, per-chunk decoding on connector 5.x)
+    from snowpg.source.reader import read_chunk
+
+    batches = list(read_chunk(conn, sql, None))
+    return pa.concat_tables(batches, promote_options="permissive") if batches else pa.table({})
 
 
 def source_ranged(

@@ -67,7 +67,7 @@ def main() -> None:
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
     pg = servers.start_embedded_postgres(work / "pg")
-    fake = servers.start_fakesnow(work / "fakesnow")
+    fake = servers.start_snowflake(work / "fakesnow")
     try:
         with psycopg.connect(pg.dsn(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")

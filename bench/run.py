@@ -69,7 +69,11 @@ class Bench:
         databases in memory only, and regenerating 1M rows takes about a second)."""
         if self.fake is not None:
             self.fake.stop()
-        self.fake = servers.start_fakesnow(self.work / "fakesnow")
+        self.fake = servers.start_snowflake(
+            self.work / "fakesnow",
+            plain=getattr(self.args, "plain_fakesnow", False) or None,
+            latency_s=getattr(self.args, "latency", None),
+        )
         self.generate()
 
     def stop(self) -> None:
@@ -82,7 +86,9 @@ class Bench:
 
     def sf(self) -> Any:
         assert self.fake is not None
-        return self.fake.connect(network_timeout=600, database=DATABASE, schema="PUBLIC")
+        return self.fake.connect(
+            network_timeout=600, database=DATABASE, schema="PUBLIC", arrow_number_to_decimal=True
+        )
 
     def dsn(self) -> str:
         assert self.pg is not None
@@ -287,6 +293,10 @@ DEFAULT_BATCH = int(Settings.model_fields["batch_size"].default)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument(
+        "--latency", type=float, default=None, help="stand-in per-query compile+queue seconds"
+    )
+    p.add_argument("--plain-fakesnow", action="store_true", help="bare fakesnow, no stand-in")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="snowpg's default")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="snowpg's default")
     p.add_argument("--tuned", default="2x50000", help="tuned setting, THREADSxBATCH")

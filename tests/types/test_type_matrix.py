@@ -1,11 +1,12 @@
 """The type matrix, end to end: one column per Snowflake type, edge values in rows, copied by the
-real ``snowpg migrate`` from the fakesnow server into PostgreSQL, then compared value by value.
+real ``snowpg migrate`` from the Snowflake stand-in (the service's wire format in front of fakesnow)
+into PostgreSQL, then compared value by value.
 
 Every value must arrive exactly, or changed by a rule docs/types.md states (the rule is coded in
 ``expected_target`` below, next to the doc line it proves). What the emulator itself cannot hold
 is listed in EMULATOR_LIMITS and proved elsewhere (tests/types/test_precision_rules.py), and the
-one place where the emulator *changes* a value on the wire (NULL timestamps) is asserted as such,
-so a fix in fakesnow makes this test fail and the exception is removed instead of forgotten.
+one place where bare fakesnow *changes* a value on the wire (NULL timestamps) is asserted as such
+against the plain fakesnow server, while the stand-in sends a real NULL like the service.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("N4", "NUMBER(4,0)", "smallint"),
     ("NS", "NUMBER(38,37)", "numeric(38,37)"),
     ("N122", "NUMBER(12,2)", "numeric(12,2)"),
+    ("N3810", "NUMBER(38,10)", "numeric(38,10)"),
     ("NNOP", "NUMBER", "numeric(38,0)"),  # Snowflake's NUMBER is NUMBER(38,0)
     ("I", "INT", "numeric(38,0)"),
     ("BI", "BIGINT", "numeric(38,0)"),
@@ -51,6 +53,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("D", "DATE", "date"),
     ("TM", "TIME", "time without time zone"),
     ("NTZ", "TIMESTAMP_NTZ", "timestamp without time zone"),
+    ("NTZ9", "TIMESTAMP_NTZ(9)", "timestamp without time zone"),
     ("LTZ", "TIMESTAMP_LTZ", "timestamp with time zone"),
     ("TZ", "TIMESTAMP_TZ", "timestamp with time zone"),
     ("V", "VARIANT", "jsonb"),
@@ -78,6 +81,8 @@ ROWS: list[dict[str, str]] = [
         "N4": "9999",
         "NS": "9.9999999999999999999999999999999999999",
         "N122": "9999999999.99",
+        "N3810": "1234567890123456789.0123456789",
+        "NTZ9": "'2024-01-01 00:00:00.123456'::timestamp_ntz(9)",
         "NNOP": "9223372036854775807",
         "I": "9223372036854775807",
         "BI": "9223372036854775807",
@@ -107,6 +112,8 @@ ROWS: list[dict[str, str]] = [
         "N4": "-9999",
         "NS": "-9.9999999999999999999999999999999999999",
         "N122": "-9999999999.99",
+        "N3810": "-9876543210987654321.9876543210",
+        "NTZ9": "'1969-12-31 23:59:59.999999'::timestamp_ntz(9)",
         "NNOP": "-9223372036854775808",
         "I": "-9223372036854775808",
         "BI": "-9223372036854775808",
@@ -136,6 +143,8 @@ ROWS: list[dict[str, str]] = [
         "N4": "0",
         "NS": "0.0000000000000000000000000000000000001",
         "N122": "-0.01",
+        "N3810": "0.0000000001",
+        "NTZ9": "'9999-12-31 23:59:59.999999'::timestamp_ntz(9)",
         "NNOP": "0",
         "I": "0",
         "BI": "-1",
@@ -177,7 +186,16 @@ ROWS: list[dict[str, str]] = [
     },
 ]
 
-TIMESTAMP_COLUMNS = ("NTZ", "LTZ", "TZ")
+TIMESTAMP_COLUMNS = ("NTZ", "NTZ9", "LTZ", "TZ")
+# Nanoseconds fakesnow cannot store, carried by the stand-in's side channel (docs/testing.md):
+# {epoch microseconds of the stored value: nanoseconds}. The rule snowpg applies (docs/types.md,
+# snowpg.source.timestamps.floor_to_microsecond) floors them: .123456999 -> .123456, and before
+# 1970 too: 23:59:59.999999500 -> .999999.
+NTZ9_NANOS = {
+    int(dt.datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=dt.UTC).timestamp() * 1_000_000): 999,
+    -1: 500,
+    253402300799999999: 999,
+}
 JSON_COLUMNS = ("V", "O", "A")
 
 # What the fakesnow emulator cannot hold, so the matrix cannot carry it (each is proved instead by
@@ -186,17 +204,16 @@ EMULATOR_LIMITS = {
     "NUMBER(38,0) beyond int64": "fakesnow stores NUMBER(38,0) as a 64-bit integer (Conversion "
     "Error ... INT64 for 1e37, CAST and TO_NUMBER alike); NUMBER(37,0) and NUMBER(20,0) carry the "
     "big integers here",
-    "nanoseconds": "fakesnow keeps TIME/TIMESTAMP to microseconds (it truncates on insert)",
+    "nanoseconds in TIME": "fakesnow keeps TIME to microseconds (it truncates on insert); "
+    "TIMESTAMP_NTZ(9) nanoseconds come through the stand-in's side channel (NTZ9 below)",
     "TIMESTAMP_TZ offset": "fakesnow converts TIMESTAMP_TZ to UTC on insert",
     "GEOGRAPHY": "fakesnow has no GEOGRAPHY type",
     "CHAR(n) length": "fakesnow's information_schema gives CHAR(5) no length (so text, not "
     "varchar(5)); tests/unit/test_typemap.py covers CHAR(n) -> varchar(n)",
 }
-# Where the emulator changes a value on the wire: fakesnow's arrow.timestamp_to_sf_struct builds
-# the timestamp struct without its null bitmap, so the connector hands snowpg 1970-01-01 for a
-# NULL TIMESTAMP_* (real Snowflake sends NULL). Asserted, not hidden: see _check_timestamp_nulls.
-EPOCH_NAIVE = dt.datetime(1970, 1, 1)
-EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Where bare fakesnow changes a value on the wire: its arrow.timestamp_to_sf_struct builds the
+# timestamp struct without its null bitmap, so a NULL TIMESTAMP_* arrives as 1970-01-01 (real
+# Snowflake and the stand-in send NULL). Asserted against bare fakesnow in test_emulator_nulls.py.
 
 
 def _create_matrix(sf_conn: Any) -> None:
@@ -281,21 +298,8 @@ def _same(column: str, want: Any, got: Any) -> bool:
     return bool(want == got and (want is None or type(want) is type(got)))
 
 
-def _check_timestamp_nulls(wire: dict[int, dict[str, Any]], nulls: dict[int, set[str]]) -> int:
-    """Assert the emulator bug is exactly what we think; return how many values it affects."""
-    affected = 0
-    for row_id, names in nulls.items():
-        for name in names & set(TIMESTAMP_COLUMNS):
-            got = wire[row_id][name]
-            assert got in (EPOCH_NAIVE, EPOCH_UTC), (
-                f"fakesnow now sends NULL for {name} row {row_id} ({got!r}): remove the emulator "
-                "exception from this test and docs/types.md"
-            )
-            affected += 1
-    return affected
-
-
 def test_every_type_round_trips_value_by_value(
+    fakesnow_server: Any,
     sf_conn: Any,
     sf_database: str,
     pg_dsn: str,
@@ -304,6 +308,7 @@ def test_every_type_round_trips_value_by_value(
     tmp_path: Path,
 ) -> None:
     _create_matrix(sf_conn)
+    fakesnow_server.control(nanos={"NTZ9": {str(k): v for k, v in NTZ9_NANOS.items()}})
     cfg = write_config(
         tmp_path / "c.json", make_config(sf_database, pg_database, [{"source": "MATRIX"}])
     )
@@ -312,23 +317,23 @@ def test_every_type_round_trips_value_by_value(
     # Every type of the matrix takes the binary COPY path; none falls back to CSV.
     assert "instead of binary" not in result.stdout + result.stderr
 
+    # The reference read in one chunk: connector 5.2's fetchall misreads narrowed integer chunks
+    # (tests/integration/test_standin.py::test_negative_small_ints_in_a_later_chunk).
+    fakesnow_server.control(chunk_bytes=1 << 30)
     wire, nulls = _source(sf_conn)
+    fakesnow_server.control(reset=True)
     target, pg_types = _target(pg_dsn)
     assert {n: pg_types[n] for n in NAMES} == {n: t for n, _, t in COLUMNS}
     assert sorted(target) == sorted(wire) == [1, 2, 3, 4, 5]
 
-    emulated_nulls = _check_timestamp_nulls(wire, nulls)
-    assert emulated_nulls == 3  # row 4, NTZ/LTZ/TZ
+    # The stand-in, like the service, sends NULL timestamps as NULL (bare fakesnow does not).
+    assert all(wire[4][n] is None for n in TIMESTAMP_COLUMNS)
     mismatches = []
     compared = 0
     for row_id, row in wire.items():
         for name in NAMES:
             source_value = None if name in nulls[row_id] else row[name]
-            if name in TIMESTAMP_COLUMNS and name in nulls[row_id]:
-                # snowpg writes what the connector gave it (the emulator's epoch), not NULL.
-                want = expected_target(name, row[name])
-            else:
-                want = expected_target(name, source_value)
+            want = expected_target(name, source_value)
             got = target[row_id][name]
             compared += 1
             if not _same(name, want, got):
@@ -344,18 +349,19 @@ def test_every_type_round_trips_value_by_value(
     assert str(target[3]["N20"]) == "9223372036854775808"  # beyond int64
     assert str(target[2]["N37"]) == "-" + NINES_37
     assert str(target[3]["NS"]) == "1E-37" or target[3]["NS"] == Decimal("1e-37")
+    assert str(target[1]["N3810"]) == "1234567890123456789.0123456789"  # 29 significant digits
+    assert str(target[2]["N3810"]) == "-9876543210987654321.9876543210"
+    # TIMESTAMP_NTZ(9) with nanoseconds: floored to the microsecond, at any date.
+    assert target[1]["NTZ9"] == dt.datetime(2024, 1, 1, 0, 0, 0, 123456)
+    assert target[2]["NTZ9"] == dt.datetime(1969, 12, 31, 23, 59, 59, 999999)
+    assert target[3]["NTZ9"] == dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    assert fakesnow_server.stats()["queries"] > 0  # the run went through the stand-in
 
 
-def test_emulator_null_timestamps_come_from_the_wire_not_from_snowpg(sf_conn: Any) -> None:
-    """The connector's Arrow for a NULL TIMESTAMP from fakesnow has no null: the epoch is the
-    emulator's. A NULL TIME or DATE (no struct on the wire) arrives as a real Arrow null."""
+def test_standin_sends_null_timestamps_as_null(sf_conn: Any) -> None:
     cur = sf_conn.cursor()
-    cur.execute("CREATE OR REPLACE TABLE TSNULL (ID INT, TS TIMESTAMP_NTZ, TM TIME, D DATE)")
+    cur.execute("CREATE OR REPLACE TABLE TSNULL (ID INT, TS TIMESTAMP_NTZ, TZ TIMESTAMP_TZ)")
     cur.execute("INSERT INTO TSNULL (ID) VALUES (1)")
-    cur.execute("SELECT TS, TM, D, TS IS NULL FROM TSNULL")
-    batches = list(cur.fetch_arrow_batches())
-    cur.close()
-    ts, tm, d, is_null = (batches[0].column(i) for i in range(4))
-    assert is_null.to_pylist() == [True]
-    assert ts.null_count == 0 and ts.to_pylist() == [EPOCH_NAIVE]  # the emulator bug
-    assert tm.null_count == 1 and d.null_count == 1
+    cur.execute("SELECT TS, TZ FROM TSNULL")
+    batch = next(cur.fetch_arrow_batches())
+    assert batch.column(0).null_count == 1 and batch.column(1).null_count == 1

@@ -16,7 +16,7 @@ from snowpg.cli.progress import BarsProgress, PlainProgress
 from snowpg.cli.render import print_summary
 from snowpg.config import load_settings
 from snowpg.demo import sample
-from snowpg.demo.servers import free_port, start_embedded_postgres, start_fakesnow
+from snowpg.demo.servers import free_port, start_embedded_postgres, start_snowflake
 from snowpg.engine import RunSummary, migrate_source
 
 FAKESNOW_PID = "fakesnow.pid"
@@ -35,8 +35,8 @@ def run_demo(
     workdir.mkdir(parents=True, exist_ok=True)
     _runtime_dir(workdir)
     console.print(f"[bold]snowpg demo[/] — working in {workdir}")
-    console.print("starting a fakesnow server (Snowflake stand-in, over HTTP) ...")
-    fs = start_fakesnow(workdir / "fakesnow")
+    console.print("starting the Snowflake stand-in (fakesnow behind the service's wire format) ...")
+    fs = start_snowflake(workdir / "fakesnow")
     pg = None
     kept = False
     try:
@@ -94,7 +94,10 @@ def run_demo(
         if keep:
             kept = True
             print_next_steps(console, workdir, config_path, {**fs.env(), **pg.env()}, summary)
-            (workdir / FAKESNOW_PID).write_text(str(fs.process.pid))
+            # The stand-in and the fakesnow server behind it (plain fakesnow: one process).
+            upstream = getattr(fs, "upstream", None)
+            pids = [fs.process.pid, *([upstream.process.pid] if upstream is not None else [])]
+            (workdir / FAKESNOW_PID).write_text("\n".join(str(p) for p in pids))
             console.print(
                 f"stop them with: snowpg demo --stop --dir {shlex.quote(str(workdir))}",
                 highlight=False,
@@ -161,11 +164,13 @@ def stop_demo(workdir: Path, console: Console) -> int:
     pid_file = workdir / FAKESNOW_PID
     stopped = []
     if pid_file.is_file():
-        try:
-            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-            stopped.append("fakesnow")
-        except (ProcessLookupError, ValueError):
-            pass
+        for line in pid_file.read_text().split():
+            try:
+                os.kill(int(line), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                continue
+            if "the Snowflake stand-in" not in stopped:
+                stopped.append("the Snowflake stand-in")
         pid_file.unlink()
     if (workdir / "postgres" / "postmaster.pid").is_file():
         import pgserver

@@ -1,14 +1,16 @@
-"""Local stand-ins for the two databases: a fakesnow HTTP server and an embedded PostgreSQL.
+"""Local stand-ins for the two databases: a Snowflake stand-in and an embedded PostgreSQL.
 
-Used by ``snowpg demo`` and by the test suite, so both exercise the same wire paths a production
-run does: the real Snowflake connector over HTTP, and libpq over a socket.
+Used by ``snowpg demo``, ``bench`` and the test suite, so all exercise the same wire paths a
+production run does: the real Snowflake connector over HTTP, and libpq over a socket. The Snowflake
+side is, by default, the wire-faithful stand-in (:mod:`snowpg.demo.standin`) in front of a
+``fakesnow -s`` server; ``SNOWPG_TEST_SNOWFLAKE=fakesnow`` (or :func:`start_snowflake`'s
+``plain=True``) selects the bare fakesnow server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -54,7 +56,10 @@ class FakesnowServer:
     def connect(self, **kwargs: Any) -> Any:
         import snowflake.connector
 
+        from snowpg.source.connection import version_options
+
         params: dict[str, Any] = {
+            **version_options(),
             "user": "snowpg",
             "password": "fakesnow-password",
             "account": "fakesnow",
@@ -78,26 +83,17 @@ class FakesnowServer:
 
 
 def _fakesnow_command() -> list[str]:
-    exe = Path(sys.executable).with_name("fakesnow")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("fakesnow")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "fakesnow"]
+    from snowpg.demo.fakesnow_env import fakesnow_python
+
+    return [str(fakesnow_python()), "-m", "fakesnow"]
 
 
 def start_fakesnow(
     data_dir: Path, port: int | None = None, log_path: Path | None = None
 ) -> FakesnowServer:
     """Start a fakesnow server keeping its databases in ``data_dir`` and wait until it answers."""
-    try:
-        import fakesnow  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(
-            "the fakesnow server is not installed",
-            hint="install the demo extras: pip install 'snowpg[demo]'",
-        ) from exc
+    from snowpg.demo.fakesnow_env import server_env
+
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = open(log_path or data_dir / "fakesnow.log", "ab")  # noqa: SIM115 - lives with the process
@@ -106,6 +102,7 @@ def start_fakesnow(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=server_env(),
     )
     server = FakesnowServer(port=port, data_dir=data_dir, process=proc)
     deadline = time.monotonic() + FAKESNOW_START_TIMEOUT_S
@@ -119,6 +116,93 @@ def start_fakesnow(
     raise ConfigError(
         f"fakesnow server did not answer on port {port} within {FAKESNOW_START_TIMEOUT_S}s"
     )
+
+
+STANDIN_ENV = "SNOWPG_TEST_SNOWFLAKE"
+
+
+@dataclass
+class StandinServer(FakesnowServer):
+    """The wire stand-in (``port``) in front of a fakesnow server (``upstream``)."""
+
+    upstream: FakesnowServer | None = None
+
+    def control(self, **changes: Any) -> None:
+        """Change the simulation (see ``StandinSettings``); ``reset=True`` restores the defaults."""
+        import json
+        import urllib.request
+
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/standin/control",
+            data=json.dumps(changes).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def stats(self) -> dict[str, int]:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/standin/stats", timeout=10) as r:
+            return dict(json.loads(r.read()))
+
+    def stop(self) -> None:
+        super().stop()
+        if self.upstream is not None:
+            self.upstream.stop()
+
+
+def start_standin(
+    data_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> StandinServer:
+    """Start fakesnow and the wire stand-in in front of it; wait until the stand-in answers."""
+    upstream = start_fakesnow(data_dir)
+    port = port or free_port()
+    log = open(data_dir / "standin.log", "ab")  # noqa: SIM115 - lives with the process
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "snowpg.demo.standin",
+            "--upstream-port",
+            str(upstream.port),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    server = StandinServer(port=port, data_dir=data_dir, process=proc, upstream=upstream)
+    deadline = time.monotonic() + FAKESNOW_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            upstream.stop()
+            raise ConfigError(
+                f"Snowflake stand-in exited at start (see {data_dir / 'standin.log'})"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise ConfigError(f"Snowflake stand-in did not answer on port {port}")
+
+
+def start_snowflake(
+    data_dir: Path, *, plain: bool | None = None, latency_s: float | None = None
+) -> FakesnowServer:
+    """The stand-in by default; bare fakesnow if ``plain`` or ``SNOWPG_TEST_SNOWFLAKE=fakesnow``.
+
+    ``latency_s`` is the stand-in's per-query compile+queue time (``SNOWPG_STANDIN_LATENCY_S``).
+    """
+    if plain is None:
+        plain = os.environ.get(STANDIN_ENV, "standin").lower() == "fakesnow"
+    if plain:
+        return start_fakesnow(data_dir)
+    env = {"SNOWPG_STANDIN_LATENCY_S": str(latency_s)} if latency_s is not None else None
+    return start_standin(data_dir, env=env)
 
 
 @dataclass

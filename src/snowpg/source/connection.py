@@ -1,12 +1,20 @@
 """Open a Snowflake session with the settings snowpg always wants.
 
-The only module that calls ``snowflake.connector.connect``. Every session runs in UTC (so
-TIMESTAMP_LTZ values and ``CONVERT_TIMEZONE`` are unambiguous), is tagged ``snowpg`` in Snowflake's
-query history, and fails fast instead of retrying a broken request for the driver's default day.
+The only module that calls ``snowflake.connector.connect``. Every session pins the parameters whose
+account-level defaults would change what snowpg reads (docs/design.md, "Session parameters"), is
+tagged ``snowpg`` in Snowflake's query history, reads NUMBER as exact decimals, and bounds time in
+the right place: a stalled socket by ``socket_timeout`` on the client, a long or queued statement
+by ``STATEMENT_TIMEOUT_IN_SECONDS`` / ``STATEMENT_QUEUED_TIMEOUT_IN_SECONDS`` on the server.
+
+``network_timeout`` is deliberately not set: the connector arms a timer of that many seconds on
+every ``execute`` which *cancels the query* (error 000604), queue time included (connector
+``cursor.py``, ``_TrackedQueryCancellationTimer``), so a chunk query that legitimately runs or
+queues longer than it would fail on every attempt.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,16 +28,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("snowpg.source.connection")
 
-# Upper bound for one request's retries (seconds). The connector's default keeps retrying a
-# failing request for a very long time; a chunk query that cannot finish in 5 minutes of network
-# trouble is better retried as a whole by snowpg's own backoff.
-NETWORK_TIMEOUT_S = 300
 LOGIN_TIMEOUT_S = 60
+# A socket that delivers nothing for this long is dead: the request fails (transient) and is
+# retried by snowpg's backoff. It bounds one read, not a query: a running query answers "in
+# progress" every ~45 s and the connector polls.
+SOCKET_TIMEOUT_S = 120
+# Server-side bounds of one statement: six hours running, one hour queued. Either ends the
+# statement with 000630, which snowpg retries like any transient failure.
+STATEMENT_TIMEOUT_S = 6 * 3600
+STATEMENT_QUEUED_TIMEOUT_S = 3600
 
 SESSION_PARAMETERS: dict[str, Any] = {
     "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
-    "TIMEZONE": "UTC",
     "QUERY_TAG": "snowpg",
+    # fetch_arrow_batches raises on a JSON result; an account default of JSON would break reads
+    "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT": "ARROW",
+    # TIMESTAMP_LTZ values and CONVERT_TIMEZONE in chunk predicates must mean UTC
+    "TIMEZONE": "UTC",
+    # snowpg quotes catalog names exactly; TRUE would fold quoted identifiers to upper case
+    "QUOTED_IDENTIFIERS_IGNORE_CASE": False,
+    # chunk bounds and watermarks are sent as ISO text and cast in SQL
+    "TIMESTAMP_INPUT_FORMAT": "AUTO",
+    "BINARY_OUTPUT_FORMAT": "HEX",
+    "GEOGRAPHY_OUTPUT_FORMAT": "GeoJSON",
+    # a chunk query whose client died must not keep a warehouse busy
+    "ABORT_DETACHED_QUERY": True,
+    "STATEMENT_TIMEOUT_IN_SECONDS": STATEMENT_TIMEOUT_S,
+    "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS": STATEMENT_QUEUED_TIMEOUT_S,
 }
 
 
@@ -56,6 +81,25 @@ class SnowflakeSettingsLike(Protocol):
     def private_key_der(self) -> bytes | None: ...
 
 
+@functools.cache
+def connector_major() -> int:
+    """The installed snowflake-connector-python's major version (0 when unknown)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("snowflake-connector-python").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return 0
+
+
+def version_options() -> dict[str, Any]:
+    """Options only some connector versions know. 5.x asks (with a FutureWarning) whether logout
+    should wait for running async queries: snowpg runs none, so a session always logs out."""
+    if connector_major() >= 5:
+        return {"enable_server_session_keep_alive_auto_detection": False}
+    return {}
+
+
 def connection_params(
     sf: SnowflakeSettingsLike, *, database: str | None = None, schema: str | None = None
 ) -> dict[str, Any]:
@@ -66,9 +110,13 @@ def connection_params(
         "application": "snowpg",
         "session_parameters": dict(SESSION_PARAMETERS),
         "client_session_keep_alive": False,
-        "network_timeout": NETWORK_TIMEOUT_S,
         "login_timeout": LOGIN_TIMEOUT_S,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        # FIXED columns with a scale arrive as scaled integers; without this the connector turns
+        # them into float64 (connector CArrowTableIterator, convertScaledFixedNumberColumn).
+        "arrow_number_to_decimal": True,
     }
+    params.update(version_options())
     key = sf.private_key_der()
     if key is not None:
         params["private_key"] = key

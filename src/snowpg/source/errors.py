@@ -21,6 +21,9 @@ from snowpg.logs import redact
 # Server/driver codes that mean "the session or the network failed, the request itself is fine".
 TRANSIENT_ERRNOS: frozenset[int] = frozenset(
     {
+        6,  # 000006 invalid response (connector 5.x: a response cut mid-body)
+        604,  # 000604 SQL execution canceled (a client cancel, a timer, a dropped session)
+        630,  # 000630 statement (or statement queued) timeout reached on the server
         250001,  # could not connect to the backend (OperationalError only; see module docstring)
         250002,  # connection is closed
         250003,  # failed to execute request (network)
@@ -77,6 +80,17 @@ _TRANSIENT_CLASS_NAMES = frozenset(
     }
 )
 
+# Network failures in connector 5.x's login errors ("HTTP request failed after retries ...
+# Connection refused (os error 111)").
+_NETWORK_MARKERS = (
+    "connection refused",
+    "http request failed",
+    "os error",
+    "timed out",
+    "dns error",
+    "connection reset",
+)
+
 KEY_HINT = (
     "check SNOWFLAKE_USER and the credentials; an RSA key must be a PKCS8 PEM "
     "(-----BEGIN PRIVATE KEY-----) whose public half is set on the user, and in an environment "
@@ -109,13 +123,18 @@ def _is_auth_failure(exc: BaseException, errno: int | None, text: str) -> bool:
     lowered = text.lower()
     if "jwt token is invalid" in lowered or "incorrect username or password" in lowered:
         return True
-    # A rejected login is a plain DatabaseError with 250001; "backend unreachable" is Operational.
+    # A rejected login is a plain DatabaseError with 250001; "backend unreachable" is Operational
+    # on 4.x, while 5.x raises a DatabaseError 250001 for both: its text tells them apart.
+    if any(marker in lowered for marker in _NETWORK_MARKERS):
+        return False
     names = _class_names(exc)
     return errno == 250001 and "DatabaseError" in names and "OperationalError" not in names
 
 
 def _is_transient(exc: BaseException, errno: int | None) -> bool:
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if errno == 250001 and any(m in str(exc).lower() for m in _NETWORK_MARKERS):
         return True
     if errno is not None and errno in TRANSIENT_ERRNOS:
         return True

@@ -13,7 +13,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from snowpg.source.connection import connector_major
 from snowpg.source.errors import translate_sf_error
+from snowpg.source.nested import flatten_nested, is_nested
 
 
 def _execute(cursor: Any, sql_text: str, params: Mapping[str, Any] | None) -> None:
@@ -21,6 +23,27 @@ def _execute(cursor: Any, sql_text: str, params: Mapping[str, Any] | None) -> No
         cursor.execute(sql_text, dict(params))
     else:
         cursor.execute(sql_text % {})
+
+
+def _arrow_tables(conn: Any, cursor: Any) -> Iterator[pa.Table]:
+    """The executed query's result as Arrow tables, exact decimals, timestamps floored to µs.
+
+    Connector 5.x (checked: 5.2.0) unifies the chunks of a result into the first chunk's schema
+    and, doing so, reads a later chunk's int8 as unsigned: ``-1`` arrives as ``255`` (in
+    ``fetch_arrow_batches`` and ``fetchall`` alike), while the service sends each chunk with its
+    own narrowest integer type (``tests/integration/test_standin.py`` proves it). Each result
+    batch decoded on its own is right, so 5.x reads batch by batch; 4.x's
+    ``fetch_arrow_batches`` decodes every chunk with its own schema already.
+    """
+    if connector_major() >= 5:
+        for result_batch in cursor.get_result_batches() or ():
+            yield result_batch.to_arrow(
+                connection=cursor.connection,
+                number_to_decimal=True,
+                force_microsecond_precision=True,
+            )
+        return
+    yield from cursor.fetch_arrow_batches(force_microsecond_precision=True)
 
 
 def _context(sql_text: str) -> str:
@@ -42,7 +65,7 @@ def read_chunk(conn: Any, sql_text: str, params: Mapping[str, Any] | None) -> It
     try:
         try:
             _execute(cursor, sql_text, params)
-            batches = cursor.fetch_arrow_batches()
+            batches = _arrow_tables(conn, cursor)
         except Exception as exc:
             raise translate_sf_error(exc, context=_context(sql_text)) from exc
         while True:
@@ -53,6 +76,8 @@ def read_chunk(conn: Any, sql_text: str, params: Mapping[str, Any] | None) -> It
             if batch is None:
                 return
             if batch.num_rows:
+                if any(is_nested(f.type) for f in batch.schema):
+                    batch = flatten_nested(batch)
                 yield batch
     finally:
         # A failed close of a read cursor loses nothing.

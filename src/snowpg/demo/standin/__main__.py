@@ -1,0 +1,3 @@
+from snowpg.demo.standin.server import main
+
+main()
