@@ -81,6 +81,7 @@ def test_demo_keep_prints_commands_that_work_as_printed(tmp_path: Path) -> None:
         stop_line = [ln for ln in demo.stdout.splitlines() if "snowpg demo --stop" in ln]
         stopped = _shell(f"snowpg demo --stop --dir {workdir}")
     assert stop_line, demo.stdout
-    assert stopped.returncode == 0 and "stopped the Snowflake stand-in and PostgreSQL" in stopped.stdout, (
-        stopped.stdout + stopped.stderr
-    )
+    assert (
+        stopped.returncode == 0
+        and "stopped the Snowflake stand-in and PostgreSQL" in stopped.stdout
+    ), stopped.stdout + stopped.stderr
