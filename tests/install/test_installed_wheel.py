@@ -42,7 +42,13 @@ EXAMPLE_ENV = {
     "POSTGRES_PASSWORD": "not-used",
 }
 # Modules the Lambda never loads: the CLI, the local demo, and what only `snowpg deploy` runs.
-NOT_IN_LAMBDA = ("snowpg.cli", "snowpg.demo", "snowpg.aws.deploy", "snowpg.aws.layer")
+NOT_IN_LAMBDA = (
+    "snowpg.cli",
+    "snowpg.demo",
+    "snowpg.aws.deploy",
+    "snowpg.aws.layer",
+    "snowpg.aws.plan",
+)
 
 
 def lambda_modules() -> list[str]:

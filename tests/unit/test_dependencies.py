@@ -22,7 +22,7 @@ PACKAGE = ROOT / "src" / "snowpg"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 DISTRIBUTIONS = importlib.metadata.packages_distributions()
 # Deploy-only modules (run by `snowpg deploy` on the user's machine, never in the Lambda).
-DEPLOY_ONLY = ("aws/deploy.py", "aws/layer.py")
+DEPLOY_ONLY = ("aws/deploy.py", "aws/layer.py", "aws/plan.py")
 
 
 def _name(requirement: str) -> str:
