@@ -27,8 +27,8 @@ SELECT = (
     "dateadd(second, seq4() * 13, '2022-03-01 08:00:00.25'::timestamp_ltz), "
     "(seq4() * 37 / 100)::number(12,2), "
     "iff(mod(seq4(), 7) = 3, null, parse_json('{\"k\": ' || seq4() || ', \"price\": ' "
-    "|| (seq4() / 4)::number(10,2) || ', \"nested\": {\"z\": 1, \"a\": [2.50, \"x\", true, null, "
-    "{\"y\": \"é\"}]}}'))"
+    '|| (seq4() / 4)::number(10,2) || \', "nested": {"z": 1, "a": [2.50, "x", true, null, '
+    '{"y": "é"}]}}\'))'
 )
 # table -> chunking_columns (None: the planner's choice; NOKEY has no key at all)
 TABLES: dict[str, list[str] | None] = {
@@ -114,9 +114,9 @@ def test_every_key_type_verifies_clean_and_finds_a_changed_variant_and_timestamp
             t = sql.Identifier("public", name.lower())
             # A VARIANT value changed inside a nested object, same length and key set.
             changed = conn.execute(
-                sql.SQL(
-                    "UPDATE {} SET v = jsonb_set(v, '{{nested,z}}', '2') WHERE id = 11"
-                ).format(t)
+                sql.SQL("UPDATE {} SET v = jsonb_set(v, '{{nested,z}}', '2') WHERE id = 11").format(
+                    t
+                )
             )
             assert changed.rowcount == 1
             # A timestamp (not the chunking key) one microsecond off, in a row of another chunk.
@@ -126,7 +126,7 @@ def test_every_key_type_verifies_clean_and_finds_a_changed_variant_and_timestamp
                     t, col, col
                 )
             )
-        conn.execute("UPDATE public.nokey SET v = '[5, {\"a\": 6, \"b\": 1}]' WHERE f = 0.625")
+        conn.execute('UPDATE public.nokey SET v = \'[5, {"a": 6, "b": 1}]\' WHERE f = 0.625')
     again = run_cli("verify", "--config", str(cfg), env=server_env)
     out = again.stdout + again.stderr
     assert again.returncode == 1, out

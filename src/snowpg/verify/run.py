@@ -23,6 +23,7 @@ from snowpg.config import Settings, SourceConfig
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange
+from snowpg.plan import watermark
 from snowpg.source import catalog as source_catalog
 from snowpg.source import connection as sf_connection
 from snowpg.status import schema as status_schema
@@ -192,26 +193,46 @@ def _chunk_specs(spec: TableSpec, row: TableRow) -> tuple[TableSpec, TableSpec |
 
     Window chunks hold the rows whose watermark is in the run's ``(low, high]``: the same window
     selects them in the target. Delete checks cover the whole key space under the table's own
-    ``source_filter`` (no window), so they compare every row of the table; rows flagged deleted
-    in the target are left out, as they are gone from the source.
+    ``source_filter``; verification compares there the rows *outside* the window, so together
+    the chunks compare every row of the table once. Rows flagged deleted in the target are left
+    out, as they are gone from the source.
     """
     inc = row.metadata.get("incremental")
     if not inc:
         return spec, None, None
     window_spec = spec
+    sf_window: str | None = None
+    pg_win: sql.Composable | None = None
+    win_params: tuple[Any, ...] = ()
     wm, wm_type = inc.get("watermark_column"), inc.get("watermark_type")
     if wm and wm_type:
+        low, high = inc.get("low"), inc.get("high")
+        sf_window = watermark.window_predicate(wm, str(wm_type), low, high)
         col = VerifyColumn(wm, spec.target_column(wm), str(wm_type))
-        where, params = queries.pg_window(col, inc.get("low"), inc.get("high"))
-        window_spec = dataclasses.replace(spec, target_filter=where, target_params=tuple(params))
+        pg_win, params = queries.pg_window(col, low, high)
+        win_params = tuple(params)
+        window_spec = dataclasses.replace(spec, target_filter=pg_win, target_params=win_params)
     delete_from = inc.get("delete_from")
     if delete_from is None:
         return window_spec, None, None
+    # Delete checks: the rows outside the window (each row is compared once), without the rows
+    # flagged deleted in the target. A NULL watermark is outside the window on both sides.
+    sf_filter = watermark.combine_filters(
+        inc.get("base_filter"), f"NOT COALESCE(({sf_window}), FALSE)" if sf_window else "FALSE"
+    )
+    pg_parts: list[sql.Composable] = []
+    if sf_window:
+        pg_parts.append(sql.SQL("({}) IS NOT TRUE").format(pg_win or sql.SQL("TRUE")))
+    else:
+        pg_parts.append(sql.SQL("FALSE"))
     flag = inc.get("flag_column")
+    if flag:
+        pg_parts.append(sql.SQL("NOT {}").format(sql.Identifier(flag)))
     delete_spec = dataclasses.replace(
         spec,
-        source_filter=inc.get("base_filter"),
-        target_filter=sql.SQL("NOT {}").format(sql.Identifier(flag)) if flag else None,
+        source_filter=sf_filter,
+        target_filter=sql.SQL(" AND ").join(pg_parts),
+        target_params=win_params if sf_window else (),
     )
     return window_spec, delete_spec, int(delete_from)
 
