@@ -101,14 +101,14 @@ def _float_template(log10: str, to_text: str, num: str) -> str:
 # ``rint(n / 1e9 * 1e6)`` in IEEE doubles, half to even, as PostgreSQL rounds the text form). The
 # division and multiplication are the same correctly rounded double operations on both engines;
 # half-to-even is spelled with FLOOR because the emulator has no ROUND(.., 'HALF_TO_EVEN').
-_SF_US = (
-    "(CAST(DATE_PART(nanosecond, {c}) AS DOUBLE) / CAST(1000000000 AS DOUBLE)"
-    " * CAST(1000000 AS DOUBLE))"
-)
-_SF_ROUND_NS = (
-    "CAST(FLOOR({us}) + CASE WHEN {us} - FLOOR({us}) > 0.5 THEN 1"
-    " WHEN {us} - FLOOR({us}) = 0.5 THEN MOD(FLOOR({us}), 2) ELSE 0 END AS NUMBER(8,0))"
-).replace("{us}", _SF_US)
+def sf_round_ns(ns: str) -> str:
+    """Snowflake: the microseconds that the nanoseconds ``ns`` of a second (0..999999999) become."""
+    us = f"(CAST({ns} AS DOUBLE) / CAST(1000000000 AS DOUBLE) * CAST(1000000 AS DOUBLE))"
+    return (
+        f"CAST(FLOOR({us}) + CASE WHEN {us} - FLOOR({us}) > 0.5 THEN 1"
+        f" WHEN {us} - FLOOR({us}) = 0.5 THEN MOD(FLOOR({us}), 2) ELSE 0 END AS NUMBER(8,0))"
+    )
+
 
 _TS_PG = "CAST(CAST(EXTRACT(EPOCH FROM {c}) * 1000000 AS bigint) AS text)"
 
@@ -130,7 +130,7 @@ _SF: dict[str, str] = {
     "timestamp": (
         "TO_VARCHAR(CAST(DATE_PART(epoch_microsecond, {c})"
         " - CAST(FLOOR(DATE_PART(nanosecond, {c}) / 1000) AS NUMBER(38,0))"
-        " + " + _SF_ROUND_NS + " AS NUMBER(38,0)))"
+        " + " + sf_round_ns("DATE_PART(nanosecond, {c})") + " AS NUMBER(38,0)))"
     ),
     "binary": "LOWER(HEX_ENCODE({c}))",
     "other": "CASE WHEN {c} IS NULL THEN NULL ELSE 'j' END",
