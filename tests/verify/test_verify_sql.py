@@ -25,7 +25,9 @@ from snowpg.verify.queries import TableSpec
         ("TIMESTAMP_TZ", "timestamptz"),
         ("TIMESTAMP_LTZ", "timestamptz"),
         ("BINARY", "binary"),
-        ("VARIANT", "other"),
+        ("VARIANT", "json"),
+        ("OBJECT", "json"),
+        ("ARRAY(NUMBER)", "json"),
         ("GEOGRAPHY", "other"),
     ],
 )

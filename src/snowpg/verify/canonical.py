@@ -17,11 +17,13 @@ boolean           ``t`` / ``f``
 date              ``YYYY-MM-DD``
 time              microseconds since midnight (integer)
 timestamp*        microseconds since 1970-01-01 (NTZ: wall clock; LTZ/TZ: the UTC instant);
-                  Snowflake's sub-microsecond digits are rounded half up, as PostgreSQL rounds
-                  them when the row is loaded
+                  Snowflake's sub-microsecond digits rounded by the copy's own rule
+                  (``copy.binary``: ``rint(ns / 1e9 * 1e6)``, half to even)
 binary            lower-case hex
-JSON, spatial     whether the value is NULL only: no text form of a JSON value is the same on
-                  both engines (jsonb reorders keys and adds spaces)
+json              VARIANT/OBJECT/ARRAY/MAP: not in SQL; each side's JSON text is brought to one
+                  canonical form on the client (:mod:`snowpg.verify.jsontext`) and hashed with
+                  the row's SQL hash there
+spatial, other    whether the value is NULL only
 ================  ==========================================================================
 
 A row's text joins ``<length>:<text>`` (or ``N`` for NULL) of every column with ``|``, so no two
@@ -63,6 +65,7 @@ _CATEGORIES: dict[str, tuple[str, ...]] = {
         "TIMESTAMP WITH LOCAL TIME ZONE",
     ),
     "binary": ("BINARY", "VARBINARY"),
+    "json": ("VARIANT", "OBJECT", "ARRAY", "MAP"),
 }  # fmt: skip
 _CATEGORY_OF = {name: cat for cat, names in _CATEGORIES.items() for name in names}
 
@@ -94,6 +97,19 @@ def _float_template(log10: str, to_text: str, num: str) -> str:
     )
 
 
+# The microseconds of a second's nanoseconds ``n``, by the copy's rule (copy.binary._to_micros:
+# ``rint(n / 1e9 * 1e6)`` in IEEE doubles, half to even, as PostgreSQL rounds the text form). The
+# division and multiplication are the same correctly rounded double operations on both engines;
+# half-to-even is spelled with FLOOR because the emulator has no ROUND(.., 'HALF_TO_EVEN').
+def sf_round_ns(ns: str) -> str:
+    """Snowflake: the microseconds that the nanoseconds ``ns`` of a second (0..999999999) become."""
+    us = f"(CAST({ns} AS DOUBLE) / CAST(1000000000 AS DOUBLE) * CAST(1000000 AS DOUBLE))"
+    return (
+        f"CAST(FLOOR({us}) + CASE WHEN {us} - FLOOR({us}) > 0.5 THEN 1"
+        f" WHEN {us} - FLOOR({us}) = 0.5 THEN MOD(FLOOR({us}), 2) ELSE 0 END AS NUMBER(8,0))"
+    )
+
+
 _TS_PG = "CAST(CAST(EXTRACT(EPOCH FROM {c}) * 1000000 AS bigint) AS text)"
 
 # The templates per category: {c} is the quoted column. Dialect differences are the only reason
@@ -112,12 +128,16 @@ _SF: dict[str, str] = {
     # (and keeps microseconds at most). See docs/verify.md for TIME with nanoseconds.
     "time": "TO_VARCHAR(DATEDIFF(microsecond, CAST('00:00:00' AS TIME), {c}))",
     "timestamp": (
-        "TO_VARCHAR(DATE_PART(epoch_microsecond, {c})"
-        " + CASE WHEN MOD(DATE_PART(nanosecond, {c}), 1000) >= 500 THEN 1 ELSE 0 END)"
+        "TO_VARCHAR(CAST(DATE_PART(epoch_microsecond, {c})"
+        " - CAST(FLOOR(DATE_PART(nanosecond, {c}) / 1000) AS NUMBER(38,0))"
+        " + " + sf_round_ns("DATE_PART(nanosecond, {c})") + " AS NUMBER(38,0)))"
     ),
     "binary": "LOWER(HEX_ENCODE({c}))",
     "other": "CASE WHEN {c} IS NULL THEN NULL ELSE 'j' END",
 }
+# JSON values are compared by content on the client (verify.jsontext); in SQL, where a JSON column
+# is part of a no-key table's row key, only whether it is NULL.
+_SF["json"] = _SF["other"]
 _SF["timestamptz"] = _SF["timestamp"]
 
 _PG: dict[str, str] = {
@@ -134,6 +154,7 @@ _PG: dict[str, str] = {
     "binary": "encode({c}, 'hex')",
     "other": "CASE WHEN {c} IS NULL THEN NULL ELSE 'j' END",
 }
+_PG["json"] = _PG["other"]
 
 # Snowflake's 15 hex digits -> integer: the emulator has no TO_NUMBER(.., 'XXX'), so each digit of
 # the MD5 text (column ``h`` of an inner query) is looked up with POSITION and weighted; real
@@ -174,20 +195,42 @@ def pg_value(col: VerifyColumn) -> sql.Composable:
     return sql.SQL(_PG[col.category]).format(c=sql.Identifier(col.target))
 
 
-def _element(value: str) -> str:
-    return f"COALESCE(CAST(LENGTH({value}) AS VARCHAR) || ':' || {value}, 'N')"
+def sql_columns(columns: Sequence[VerifyColumn]) -> list[VerifyColumn]:
+    """The columns whose canonical text SQL computes (all but JSON)."""
+    return [c for c in columns if c.category != "json"]
+
+
+def json_columns(columns: Sequence[VerifyColumn]) -> list[VerifyColumn]:
+    """The columns compared by content on the client (:mod:`snowpg.verify.jsontext`)."""
+    return [c for c in columns if c.category == "json"]
+
+
+def sf_text(values: Sequence[str]) -> str:
+    """The row text of canonical values (Snowflake expressions, e.g. a subquery's columns)."""
+    if not values:
+        return "''"
+    return " || '|' || ".join(
+        f"COALESCE(CAST(LENGTH({v}) AS VARCHAR) || ':' || {v}, 'N')" for v in values
+    )
+
+
+def pg_text(values: Sequence[sql.Composable]) -> sql.Composable:
+    """:func:`sf_text` for PostgreSQL."""
+    if not values:
+        return sql.SQL("''")
+    parts = [
+        sql.SQL("COALESCE(CAST(length({v}) AS text) || ':' || {v}, 'N')").format(v=v)
+        for v in values
+    ]
+    return sql.SQL(" || '|' || ").join(parts)
 
 
 def sf_row_text(columns: Sequence[VerifyColumn]) -> str:
-    return " || '|' || ".join(_element(sf_value(c)) for c in columns)
+    return sf_text([sf_value(c) for c in columns])
 
 
 def pg_row_text(columns: Sequence[VerifyColumn]) -> sql.Composable:
-    parts = []
-    for c in columns:
-        v = pg_value(c)
-        parts.append(sql.SQL("COALESCE(CAST(length({v}) AS text) || ':' || {v}, 'N')").format(v=v))
-    return sql.SQL(" || '|' || ").join(parts)
+    return pg_text([pg_value(c) for c in columns])
 
 
 def pg_row_hash(row_text: sql.Composable) -> sql.Composable:

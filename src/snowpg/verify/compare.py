@@ -20,7 +20,7 @@ from snowpg.model import ChunkRange
 from snowpg.source import reader
 from snowpg.status.rows import ChunkKey, TableKey
 from snowpg.status.schema import Conn, key_params, q
-from snowpg.verify import queries
+from snowpg.verify import jsontext, queries
 from snowpg.verify.queries import TableSpec
 
 # Chunks whose checksums one query computes (one scan of the table per group of chunks).
@@ -68,22 +68,20 @@ def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
-def checksum_chunk(
-    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
-) -> tuple[tuple[int, int], tuple[int, int]]:
+Sums = tuple[tuple[int, int], tuple[int, int]]  # (source rows, checksum), (target rows, checksum)
+Rows = Counter[tuple[str, int]]  # (key text, row hash) -> how many rows
+
+
+def checksum_chunk(sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange) -> Sums:
     """``((source rows, source checksum), (target rows, target checksum))`` of one chunk."""
-    sf_sql, sf_params = queries.sf_checksum(spec, r)
-    row = reader.run_one(sf, sf_sql, sf_params) or (0, 0)
-    pg_sql, pg_params = queries.pg_checksum(spec, r)
-    got = pg.execute(pg_sql, pg_params).fetchone() or (0, 0)
-    pg.rollback()
-    return (_int(row[0]), _int(row[1])), (_int(got[0]), _int(got[1]))
+    return checksum_chunks(sf, pg, spec, [(0, r)])[0]
 
 
 def checksum_chunks(
     sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, chunks: Sequence[tuple[int, ChunkRange]]
-) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
-    """:func:`checksum_chunk` of several chunks with one query per side."""
+) -> dict[int, Sums]:
+    """:func:`checksum_chunk` of several chunks with one query per side (server-side hashes;
+    tables with JSON columns are hashed on the client instead, see :func:`client_rows`)."""
     sf_sql, sf_params = queries.sf_checksums(spec, chunks)
     source = {
         int(g): (_int(n), _int(s))
@@ -97,15 +95,46 @@ def checksum_chunks(
     return {cid: (source.get(cid, (0, 0)), target.get(cid, (0, 0))) for cid, _r in chunks}
 
 
-def diff_chunk(
-    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange, result: ChunkResult
-) -> None:
-    """Fill ``result``'s missing/extra/changed counts and keys from per-row hashes."""
+def server_rows(
+    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
+) -> tuple[Rows, Rows]:
+    """``(key, row hash)`` multisets of the chunk on both sides, hashed by the servers."""
     sf_sql, sf_params = queries.sf_row_hashes(spec, r)
     source = Counter((str(k), int(h)) for k, h in reader.run_all(sf, sf_sql, sf_params))
     pg_sql, pg_params = queries.pg_row_hashes(spec, r)
     target = Counter((str(k), int(h)) for k, h in pg.execute(pg_sql, pg_params).fetchall())
     pg.rollback()
+    return source, target
+
+
+def client_rows(
+    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
+) -> tuple[Rows, Rows]:
+    """``(key, row hash)`` multisets of the chunk on both sides: each server sends a row's key,
+    the MD5 of its SQL-canonical columns and its raw JSON values; the JSON is canonicalised here,
+    once per value (:mod:`snowpg.verify.jsontext`)."""
+    sf_sql, sf_params = queries.sf_rows(spec, r)
+    source = Counter(
+        (str(row[0]), jsontext.row_hash(row[1], row[2:]))
+        for row in reader.run_all(sf, sf_sql, sf_params)
+    )
+    pg_sql, pg_params = queries.pg_rows(spec, r)
+    target = Counter(
+        (str(row[0]), jsontext.row_hash(row[1], row[2:]))
+        for row in pg.execute(pg_sql, pg_params).fetchall()
+    )
+    pg.rollback()
+    return source, target
+
+
+def _totals(rows: Rows) -> tuple[int, int]:
+    return sum(rows.values()), sum(h * n for (_k, h), n in rows.items())
+
+
+def diff_rows(
+    spec: TableSpec, r: ChunkRange, source: Rows, target: Rows, result: ChunkResult
+) -> None:
+    """Fill ``result``'s missing/extra/changed counts and keys from both sides' row hashes."""
     only_source = source - target
     only_target = target - source
     target_keys = {k for k, _h in target}
@@ -139,14 +168,19 @@ def verify_chunk(
     spec: TableSpec,
     chunk_id: int,
     r: ChunkRange,
-    sums: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    sums: Sums | None = None,
 ) -> ChunkResult:
     """Compare one chunk (``sums``: its checksums, when already computed with others)."""
+    rows: tuple[Rows, Rows] | None = None
+    if spec.has_json:
+        rows = client_rows(sf, pg, spec, r)
+        sums = (_totals(rows[0]), _totals(rows[1]))
     (s_rows, s_sum), (t_rows, t_sum) = sums or checksum_chunk(sf, pg, spec, r)
     result = ChunkResult(chunk_id, MATCH, s_rows, t_rows, s_sum, t_sum)
     if (s_rows, s_sum) != (t_rows, t_sum):
         result.status = MISMATCH
-        diff_chunk(sf, pg, spec, r, result)
+        source, target = rows or server_rows(sf, pg, spec, r)
+        diff_rows(spec, r, source, target, result)
     return result
 
 

@@ -7,6 +7,7 @@ processes copy. Tables that are not complete are reported as not verified.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange
+from snowpg.plan import watermark
 from snowpg.source import catalog as source_catalog
 from snowpg.source import connection as sf_connection
 from snowpg.status import schema as status_schema
@@ -28,7 +31,7 @@ from snowpg.status import store
 from snowpg.status.rows import TableRow
 from snowpg.status.schema import fetch_one, q
 from snowpg.target import connection as pg_connection
-from snowpg.verify import compare
+from snowpg.verify import compare, queries
 from snowpg.verify.canonical import VerifyColumn
 from snowpg.verify.compare import ERROR, MATCH, MISMATCH, ChunkResult
 from snowpg.verify.queries import TableSpec
@@ -130,6 +133,7 @@ def verify_source(
     """Verify the run ``run`` (default: the newest) of ``source``; ``tables`` limits which."""
     admin = pg_connection.connect(settings.postgres, source.target_pg_database)
     sf: Any = None
+    sf_where: tuple[str, str] | None = None
     try:
         try:
             status_schema.ensure_schema(admin)  # adds the verify columns to an older schema
@@ -145,8 +149,15 @@ def verify_source(
         for row in rows:
             if wanted is not None and row.key.source_table.upper() not in wanted:
                 continue
-            if sf is None and row.status == "completed":
-                sf = sf_connection.connect(settings.snowflake)
+            where = (row.key.source_database, row.key.source_schema)
+            if row.status == "completed" and (sf is None or sf_where != where):
+                if sf is not None:
+                    sf.close()
+                    sf = None
+                # Opened in the table's database and schema: the emulator defines its timestamp
+                # functions per database and fails on CAST(.. AS TIMESTAMP_NTZ) without one.
+                sf = sf_connection.connect(settings.snowflake, database=where[0], schema=where[1])
+                sf_where = where
             result = verify_table(sf, admin, row)
             results.append(result)
             if on_table is not None:
@@ -176,6 +187,56 @@ def _spec(sf: Any, row: TableRow) -> TableSpec:
     )
 
 
+def _chunk_specs(spec: TableSpec, row: TableRow) -> tuple[TableSpec, TableSpec | None, int | None]:
+    """The specs of an incremental table's window chunks and of its delete-check chunks (ids
+    from the third value on); a full load's spec stands for every chunk.
+
+    Window chunks hold the rows whose watermark is in the run's ``(low, high]``: the same window
+    selects them in the target. Delete checks cover the whole key space under the table's own
+    ``source_filter``; verification compares there the rows *outside* the window, so together
+    the chunks compare every row of the table once. Rows flagged deleted in the target are left
+    out, as they are gone from the source.
+    """
+    inc = row.metadata.get("incremental")
+    if not inc:
+        return spec, None, None
+    window_spec = spec
+    sf_window: str | None = None
+    pg_win: sql.Composable | None = None
+    win_params: tuple[Any, ...] = ()
+    wm, wm_type = inc.get("watermark_column"), inc.get("watermark_type")
+    if wm and wm_type:
+        low, high = inc.get("low"), inc.get("high")
+        sf_window = watermark.window_predicate(wm, str(wm_type), low, high)
+        col = VerifyColumn(wm, spec.target_column(wm), str(wm_type))
+        pg_win, params = queries.pg_window(col, low, high)
+        win_params = tuple(params)
+        window_spec = dataclasses.replace(spec, target_filter=pg_win, target_params=win_params)
+    delete_from = inc.get("delete_from")
+    if delete_from is None:
+        return window_spec, None, None
+    # Delete checks: the rows outside the window (each row is compared once), without the rows
+    # flagged deleted in the target. A NULL watermark is outside the window on both sides.
+    sf_filter = watermark.combine_filters(
+        inc.get("base_filter"), f"NOT COALESCE(({sf_window}), FALSE)" if sf_window else "FALSE"
+    )
+    pg_parts: list[sql.Composable] = []
+    if sf_window:
+        pg_parts.append(sql.SQL("({}) IS NOT TRUE").format(pg_win or sql.SQL("TRUE")))
+    else:
+        pg_parts.append(sql.SQL("FALSE"))
+    flag = inc.get("flag_column")
+    if flag:
+        pg_parts.append(sql.SQL("NOT {}").format(sql.Identifier(flag)))
+    delete_spec = dataclasses.replace(
+        spec,
+        source_filter=sf_filter,
+        target_filter=sql.SQL(" AND ").join(pg_parts),
+        target_params=win_params if sf_window else (),
+    )
+    return window_spec, delete_spec, int(delete_from)
+
+
 def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableResult:
     """Verify every chunk of one table and record the outcome in its status rows."""
     target = f"{row.target_schema}.{row.target_table}"
@@ -194,12 +255,33 @@ def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableRe
         result.note = _message(exc, f"preparing to verify {row.key.source_table}")
         return result
     ranges = {c.key.chunk_id: ChunkRange.from_json(c.chunk_range) for c in chunks}
-    sums = _group_sums(sf, pg, spec, list(ranges.items()))
+    try:
+        window_spec, delete_spec, delete_from = _chunk_specs(spec, row)
+    except SnowpgError as exc:
+        result.status = ERROR
+        result.note = _message(exc, f"preparing to verify {row.key.source_table}")
+        return result
+
+    def spec_of(chunk_id: int) -> TableSpec:
+        if delete_spec is not None and delete_from is not None and chunk_id >= delete_from:
+            return delete_spec
+        return window_spec
+
+    sums: dict[int, compare.Sums] = {}
+    for group_spec in (window_spec, delete_spec):
+        if group_spec is not None and not group_spec.has_json:
+            mine = [(cid, r) for cid, r in ranges.items() if spec_of(cid) is group_spec]
+            sums |= _group_sums(sf, pg, group_spec, mine)
     for chunk in chunks:
         rng = ranges[chunk.key.chunk_id]
         try:
             res = compare.verify_chunk(
-                sf, pg, spec, chunk.key.chunk_id, rng, sums.get(chunk.key.chunk_id)
+                sf,
+                pg,
+                spec_of(chunk.key.chunk_id),
+                chunk.key.chunk_id,
+                rng,
+                sums.get(chunk.key.chunk_id),
             )
         except (SnowpgError, psycopg.Error) as exc:
             status_schema.rollback_quietly(pg)
@@ -233,10 +315,10 @@ def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableRe
 
 def _group_sums(
     sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, ranges: list[tuple[int, ChunkRange]]
-) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
+) -> dict[int, compare.Sums]:
     """Checksums of the chunks, a group per query; a group that fails is left to per-chunk
     queries, so the error is reported on its chunk."""
-    out: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {}
+    out: dict[int, compare.Sums] = {}
     step = compare.CHUNKS_PER_QUERY
     for i in range(0, len(ranges), step):
         group = ranges[i : i + step]
