@@ -8,15 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 import pytest
 
 from snowpg.config.load import load_settings
-from snowpg.copy import binary
 from snowpg.source import connection as sf_connection
+from snowpg.source.timestamps import floor_ns_to_us
 from snowpg.verify import jsontext
-from snowpg.verify.canonical import sf_round_ns
+from snowpg.verify.canonical import sf_micros_of_ns
 from snowpg.verify.run import verify_source
 from tests.fixtures.migration import make_config, run_cli, write_config
 
@@ -61,22 +60,21 @@ def test_row_hash_depends_on_the_sql_part_and_on_which_column_holds_what() -> No
 
 
 @pytest.mark.integration
-def test_snowflake_rounds_nanoseconds_by_the_copys_rule(sf_conn: Any) -> None:
-    """The engine evaluates the verify SQL for ties and random values exactly as the copy's
-    ``_to_micros`` (numpy, half to even) rounds them."""
+def test_snowflake_floors_nanoseconds_by_the_copys_rule(sf_conn: Any) -> None:
+    """The engine evaluates the verify SQL for edge and random values exactly as the reader's
+    rule (snowpg.source.timestamps.floor_ns_to_us) floors them."""
     rng = random.Random(13)
     values = [0, 499, 500, 501, 1500, 2500, 999_999_499, 999_999_500, 999_999_999, 123_456_789]
     values += [rng.randrange(1_000_000) * 1000 + 500 for _ in range(20)]
     values += [rng.randrange(1_000_000_000) for _ in range(20)]
     query = " UNION ALL ".join(
-        f"SELECT {i} AS i, {sf_round_ns(str(ns))} AS us" for i, ns in enumerate(values)
+        f"SELECT {i} AS i, {sf_micros_of_ns(str(ns))} AS us" for i, ns in enumerate(values)
     )
     cur = sf_conn.cursor()
     cur.execute(f"SELECT i, us FROM ({query}) ORDER BY i")
     got = [int(us) for _i, us in cur.fetchall()]
-    expected = binary._to_micros("t", np.array(values, dtype=np.int64), "ns").tolist()
-    assert got == expected
-    assert got[:6] == [0, 0, 0, 1, 2, 2]  # half to even at the ties 500, 1500 and 2500
+    assert got == [floor_ns_to_us(v) for v in values]
+    assert got[:6] == [0, 0, 0, 0, 1, 2]  # floored, never rounded up
 
 
 @pytest.mark.integration

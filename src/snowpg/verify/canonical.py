@@ -17,7 +17,7 @@ boolean           ``t`` / ``f``
 date              ``YYYY-MM-DD``
 time              microseconds since midnight (integer)
 timestamp*        microseconds since 1970-01-01 (NTZ: wall clock; LTZ/TZ: the UTC instant);
-                  Snowflake's sub-microsecond digits rounded by the copy's own rule
+                  Snowflake's sub-microsecond digits floored by the copy's own rule
                   (``copy.binary``: ``rint(ns / 1e9 * 1e6)``, half to even)
 binary            lower-case hex
 json              VARIANT/OBJECT/ARRAY/MAP: not in SQL; each side's JSON text is brought to one
@@ -97,17 +97,12 @@ def _float_template(log10: str, to_text: str, num: str) -> str:
     )
 
 
-# The microseconds of a second's nanoseconds ``n``, by the copy's rule (copy.binary._to_micros:
-# ``rint(n / 1e9 * 1e6)`` in IEEE doubles, half to even, as PostgreSQL rounds the text form). The
-# division and multiplication are the same correctly rounded double operations on both engines;
-# half-to-even is spelled with FLOOR because the emulator has no ROUND(.., 'HALF_TO_EVEN').
-def sf_round_ns(ns: str) -> str:
+# The microseconds of a second's nanoseconds ``n`` by the copy's rule: the reader floors to the
+# microsecond (snowpg.source.timestamps, the connector's force_microsecond_precision), so
+# .123456999 becomes .123456 on both sides.
+def sf_micros_of_ns(ns: str) -> str:
     """Snowflake: the microseconds that the nanoseconds ``ns`` of a second (0..999999999) become."""
-    us = f"(CAST({ns} AS DOUBLE) / CAST(1000000000 AS DOUBLE) * CAST(1000000 AS DOUBLE))"
-    return (
-        f"CAST(FLOOR({us}) + CASE WHEN {us} - FLOOR({us}) > 0.5 THEN 1"
-        f" WHEN {us} - FLOOR({us}) = 0.5 THEN MOD(FLOOR({us}), 2) ELSE 0 END AS NUMBER(8,0))"
-    )
+    return f"CAST(FLOOR({ns} / 1000) AS NUMBER(8,0))"
 
 
 _TS_PG = "CAST(CAST(EXTRACT(EPOCH FROM {c}) * 1000000 AS bigint) AS text)"
@@ -130,7 +125,7 @@ _SF: dict[str, str] = {
     "timestamp": (
         "TO_VARCHAR(CAST(DATE_PART(epoch_microsecond, {c})"
         " - CAST(FLOOR(DATE_PART(nanosecond, {c}) / 1000) AS NUMBER(38,0))"
-        " + " + sf_round_ns("DATE_PART(nanosecond, {c})") + " AS NUMBER(38,0)))"
+        " + " + sf_micros_of_ns("DATE_PART(nanosecond, {c})") + " AS NUMBER(38,0)))"
     ),
     "binary": "LOWER(HEX_ENCODE({c}))",
     "other": "CASE WHEN {c} IS NULL THEN NULL ELSE 'j' END",
