@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 from snowpg.logs import register_secrets
@@ -100,6 +101,16 @@ def version_options() -> dict[str, Any]:
     return {}
 
 
+def socket_timeout_s() -> int:
+    """``SOCKET_TIMEOUT_S``, or ``SNOWPG_SF_SOCKET_TIMEOUT_SECONDS`` when set (tests, slow
+    links); whole seconds, as connector 5.x requires."""
+    text = os.environ.get("SNOWPG_SF_SOCKET_TIMEOUT_SECONDS", "").strip()
+    try:
+        return max(1, int(float(text))) if text else SOCKET_TIMEOUT_S
+    except ValueError:
+        return SOCKET_TIMEOUT_S
+
+
 def connection_params(
     sf: SnowflakeSettingsLike, *, database: str | None = None, schema: str | None = None
 ) -> dict[str, Any]:
@@ -111,7 +122,7 @@ def connection_params(
         "session_parameters": dict(SESSION_PARAMETERS),
         "client_session_keep_alive": False,
         "login_timeout": LOGIN_TIMEOUT_S,
-        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_timeout": socket_timeout_s(),
         # FIXED columns with a scale arrive as scaled integers; without this the connector turns
         # them into float64 (connector CArrowTableIterator, convertScaledFixedNumberColumn).
         "arrow_number_to_decimal": True,
