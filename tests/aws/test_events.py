@@ -177,7 +177,11 @@ def test_step_functions_pass_through_state_is_ignored_and_logged_at_debug(
     [
         (_existing_tool_state(input={"tables_filer": ["ORDERS"]}), "tables_filer", "tables_filter"),
         (_existing_tool_state(no_resum=True), "no_resum", "no_resume"),
-        ({"action": "migrate", "defaults": {"resume_max_ag": 2}}, "resume_max_ag", "resume_max_age"),
+        (
+            {"action": "migrate", "defaults": {"resume_max_ag": 2}},
+            "resume_max_ag",
+            "resume_max_age",
+        ),
     ],
 )
 def test_a_misspelled_field_is_still_refused_with_a_guess(
