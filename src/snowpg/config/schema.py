@@ -199,6 +199,17 @@ class TableConfig(_Model):
     def _blank(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _quoted_source(cls, value: Any) -> Any:
+        # The existing tool's configs write a lower-case Snowflake table as "\"name\"": the
+        # quoted identifier, matched exactly (catalog.describe_table tries the exact name first).
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) > 2 and text[0] == text[-1] == '"':
+                return text[1:-1].replace('""', '"')
+        return value
+
     @field_validator("nul_policy")
     @classmethod
     def _nul_policy(cls, value: str | None) -> str | None:
