@@ -585,3 +585,55 @@ def test_copy_format_is_auto_or_csv() -> None:
     raw["copy_format"] = "parquet"
     with pytest.raises(ConfigError, match="copy_format"):
         parse_settings(raw, CRED_ENV)
+
+
+# --- the key forms the existing tool accepts ---------------------------------------------------
+
+
+def _bare_body(key: rsa.RSAPrivateKey) -> str:
+    return "".join(_pem(key).splitlines()[1:-1])
+
+
+@pytest.mark.parametrize("form", ["pem", "escaped", "bare", "bare_wrapped", "pem_path", "der_path"])
+def test_every_key_form_gives_the_same_der(
+    form: str, rsa_key: rsa.RSAPrivateKey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    pem = _pem(rsa_key)
+    (tmp_path / "rsa_key.p8").write_text(pem)
+    (tmp_path / "rsa_key.der").write_bytes(_der(rsa_key))
+    value = {
+        "pem": pem,
+        "escaped": pem.replace("\n", "\\n"),
+        "bare": _bare_body(rsa_key),
+        "bare_wrapped": "\n".join(pem.splitlines()[1:-1]),
+        "pem_path": str(tmp_path / "rsa_key.p8"),
+        "der_path": str(tmp_path / "rsa_key.der"),
+    }[form]
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": value})
+    assert s.snowflake.private_key_der() == _der(rsa_key)
+    body = _bare_body(rsa_key)
+    assert body[:40] not in caplog.text and body[:40] not in repr(s)
+
+
+def test_bare_encrypted_key_body_with_passphrase(rsa_key: rsa.RSAPrivateKey) -> None:
+    body = "".join(_pem(rsa_key, b"open sesame").splitlines()[1:-1])
+    env = {**CRED_ENV, "SNOWFLAKE_RSA_KEY": body, "SNOWFLAKE_RSA_KEY_PASSPHRASE": "open sesame"}
+    assert parse_settings(_minimal(), env).snowflake.private_key_der() == _der(rsa_key)
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": body})
+    with pytest.raises(ConfigError, match="SNOWFLAKE_RSA_KEY_PASSPHRASE"):
+        s.snowflake.private_key_der()
+
+
+def test_key_path_that_names_no_file(tmp_path: Path) -> None:
+    msg = _error(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": str(tmp_path / "missing.p8")})
+    assert "snowflake.rsa_key looks like a file path but names no readable file" in msg
+
+
+def test_damaged_bare_body_is_config_error_without_key_text(rsa_key: rsa.RSAPrivateKey) -> None:
+    body = _bare_body(rsa_key)
+    damaged = body[:200] + body[260:]
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": damaged})
+    with pytest.raises(ConfigError) as info:
+        s.snowflake.private_key_der()
+    assert "snowflake.rsa_key" in str(info.value) and body[:20] not in str(info.value)

@@ -230,11 +230,17 @@ def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    data = pem.encode("utf-8")
+    from snowpg.config.keys import der_body
+
+    der = der_body(pem)  # a bare base64 DER body (see snowpg.config.keys)
+    data = der if der is not None else pem.encode("utf-8")
+    load = (
+        serialization.load_der_private_key if der is not None else serialization.load_pem_private_key
+    )
     password = passphrase.encode("utf-8") if passphrase else None
     try:
         try:
-            key = serialization.load_pem_private_key(data, password=password)
+            key = load(data, password=password)
         except TypeError:
             if password is None:
                 raise ConfigError(
@@ -243,7 +249,7 @@ def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
                     field="snowflake.rsa_key_passphrase",
                 ) from None
             # A passphrase for an unencrypted key is harmless: use the key as it is.
-            key = serialization.load_pem_private_key(data, password=None)
+            key = load(data, password=None)
     except (ValueError, UnsupportedAlgorithm):
         if password is not None:
             raise ConfigError(

@@ -73,16 +73,14 @@ class SnowflakeSettings(_Model):
             value = value.get_secret_value()
         if not isinstance(value, str):
             return value
-        # Keys pasted into one-line environment variables often carry literal "\n" sequences.
-        text = value.strip().replace("\\n", "\n")
-        if not text:
+        if not value.strip():
             return None
-        if "-----BEGIN" not in text:
-            raise _problem(
-                "snowflake.rsa_key is not a PEM private key (no '-----BEGIN' line): set "
-                "SNOWFLAKE_RSA_KEY / snowflake.rsa_key to the contents of the .p8/.pem file"
-            )
-        return text
+        from snowpg.config.keys import normalize_key_text
+
+        try:
+            return normalize_key_text(value)
+        except ValueError as exc:
+            raise _problem(str(exc)) from None
 
     @field_validator("protocol", mode="before")
     @classmethod
