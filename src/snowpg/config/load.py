@@ -234,9 +234,9 @@ def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
 
     der = der_body(pem)  # a bare base64 DER body (see snowpg.config.keys)
     data = der if der is not None else pem.encode("utf-8")
-    load = (
-        serialization.load_der_private_key if der is not None else serialization.load_pem_private_key
-    )
+    load = serialization.load_pem_private_key
+    if der is not None:
+        load = serialization.load_der_private_key
     password = passphrase.encode("utf-8") if passphrase else None
     try:
         try:
