@@ -637,3 +637,71 @@ def test_damaged_bare_body_is_config_error_without_key_text(rsa_key: rsa.RSAPriv
     with pytest.raises(ConfigError) as info:
         s.snowflake.private_key_der()
     assert "snowflake.rsa_key" in str(info.value) and body[:20] not in str(info.value)
+
+
+# --- keys the existing tool's config.json documents or reads -----------------------------------
+
+
+def test_existing_tool_keys_are_accepted_with_their_meaning() -> None:
+    table = {
+        "source": "DIMPAYER",
+        "chunking_columns": ["Payer Code"],
+        "chunking_column_types": ["varchar_numeric"],
+        "column_mapping": {"Payer Code": "payer_code_text"},
+    }
+    data = _minimal()
+    data["sources"][0]["tables"] = [table]
+    t = parse_settings(data, CRED_ENV).sources[0].tables[0]
+    assert t.chunking_column_types == ["varchar_numeric"]
+    assert t.column_mapping == {"Payer Code": "payer_code_text"}
+
+
+def test_existing_tool_keys_snowpg_does_not_use_warn_once_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="snowpg.config")
+    data = _minimal(status_tracking_database="status_db", batch_size_copy_mode=50000)
+    src = data["sources"][0]
+    src["tables"] = [
+        {"source": "A", "sort_columns": ["ID"], "batch_size_copy_mode": 10},
+        {"source": "B", "sort_columns": ["ID"]},
+    ]
+    s = parse_settings(data, CRED_ENV)
+    assert [t.source for t in s.sources[0].tables] == ["A", "B"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "snowpg.config"]
+    assert len(warnings) == 3
+    by_key = {w.split("'")[1]: w for w in warnings}
+    assert set(by_key) == {"status_tracking_database", "sort_columns", "batch_size_copy_mode"}
+    assert "target_pg_database" in by_key["status_tracking_database"]
+    assert "table 'A'" in by_key["sort_columns"] and "table 'B'" in by_key["sort_columns"]
+    assert "COPY" in by_key["batch_size_copy_mode"]
+
+
+def test_status_tracking_database_equal_to_the_target_is_silent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="snowpg.config")
+    data = _minimal()
+    data["sources"][0]["status_tracking_database"] = MINIMAL_SOURCE["target_pg_database"]
+    parse_settings(data, CRED_ENV)
+    assert not [r for r in caplog.records if r.name == "snowpg.config"]
+
+
+def test_unknown_keys_next_to_the_existing_tool_keys_still_fail() -> None:
+    data = _minimal()
+    data["sources"][0]["tables"] = [{"source": "A", "sort_columns": ["ID"], "colum_mapping": {}}]
+    msg = _error(data, CRED_ENV)
+    assert "unknown key 'colum_mapping'" in msg and "did you mean 'column_mapping'?" in msg
+
+
+def test_column_mapping_is_part_of_the_config_hash_only_when_set() -> None:
+    from snowpg.config.load import config_hash
+
+    plain = parse_settings(_minimal(), CRED_ENV)
+    data = _minimal()
+    data["sources"][0]["tables"] = [{"source": "DIMPAYER", "column_mapping": {"A": "b"}}]
+    mapped = parse_settings(data, CRED_ENV)
+    data["sources"][0]["tables"] = [{"source": "DIMPAYER", "column_mapping": {}}]
+    empty = parse_settings(data, CRED_ENV)
+    h = [config_hash(s, s.sources[0]) for s in (plain, mapped, empty)]
+    assert h[0] != h[1] and h[0] == h[2]

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from snowpg.config.compat import drop_ignored_keys
 from snowpg.config.env import (
     CONFIG_PATH_ENV,
     POSTGRES_ENV,
@@ -98,7 +99,7 @@ def parse_settings(
     raw = _parse_json(data, origin) if isinstance(data, str | bytes) else data
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{origin}: the top level must be a JSON object {{...}}")
-    substituted, from_refs = substitute(raw, env, origin)
+    substituted, from_refs = substitute(drop_ignored_keys(raw), env, origin)
     merged, from_env = apply_env_fallbacks(substituted, env)
     try:
         settings = Settings.model_validate(merged)
@@ -296,6 +297,8 @@ def config_hash(settings: Settings, source: SourceConfig) -> str:
             "truncate_onstart": t.truncate_onstart,
             "disable_index": t.disable_index,
             "insert_only": settings.insert_only_for(t),
+            # Only when set, so configs without it keep the hash of their earlier runs.
+            **({"column_mapping": t.column_mapping} if t.column_mapping else {}),
         }
         for t in source.tables
         if t.enabled

@@ -24,7 +24,7 @@ from snowpg.errors import ConfigError
 
 # Documented in docs/configuration.md; compared lower-case.
 CHUNKING_COLUMN_TYPES = (
-    "varchar", "text", "string", "char", "uuid",
+    "varchar", "varchar_numeric", "text", "string", "char", "uuid",
     "int", "integer", "bigint", "smallint", "number", "numeric", "decimal", "float", "double",
     "date", "timestamp", "timestamp_ntz", "timestamp_ltz", "timestamp_tz", "datetime",
 )  # fmt: skip
@@ -169,6 +169,8 @@ class TableConfig(_Model):
     source_filter: str | None = None
     chunking_columns: ColumnList | None = None
     chunking_column_types: list[str] | None = None
+    # The existing tool's source -> target column renames (plan/columns.py applies them).
+    column_mapping: dict[NonEmpty, NonEmpty] | None = None
     uniqueness_columns: ColumnList | None = None
     source_watermark: str | None = None
     target_watermark: str | None = None
