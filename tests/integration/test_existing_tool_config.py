@@ -35,8 +35,12 @@ def test_quoted_source_names_the_exact_lower_case_table(
     assert result.returncode == 0, result.stdout + result.stderr
     with psycopg.connect(pg_dsn) as conn:
         got = conn.execute("SELECT count(*), sum(id) FROM public.multipayer_payer").fetchone()
+        metadata = conn.execute("SELECT metadata FROM migration_status.migration_runs").fetchone()
         names = conn.execute(
             "SELECT DISTINCT source_table, target_table FROM migration_status.migration_table_status"
         ).fetchall()
     assert got == (50, sum(range(50)))
     assert names == [("multipayer_payer", "multipayer_payer")]
+    # The existing tool's monitoring SQL reads the run's sources from metadata.source_names.
+    assert metadata is not None and metadata[0]["source_names"] == ["src"]
+    assert metadata[0]["source_name"] == "src"  # snowpg's own keys stay
