@@ -340,6 +340,7 @@ def _open_run(
             created_by=_who(),
             metadata={
                 "source_name": source.source_name,
+                "source_names": [source.source_name],  # the existing tool's monitoring SQL
                 "migration_version": settings.migration_version,
                 "tables": [t.source for t in selected],
                 "snowpg_version": _version(),

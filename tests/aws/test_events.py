@@ -138,3 +138,61 @@ def test_failure_message_and_run_id_from_a_state_machine_state() -> None:
 
 def test_answer_status_follows_the_exit_code() -> None:
     assert [actions.answer_status(c) for c in (0, 1, 3)] == ["completed", "failed", "partial"]
+
+
+def _existing_tool_state(**extra: Any) -> dict[str, Any]:
+    """The whole execution state the existing tool's ExecuteMigration task sends (no Parameters)."""
+    state: dict[str, Any] = {
+        "action": "migrate",
+        "input": {"source_name": "analytics", "tables_filter": ["ORDERS"]},
+        "defaults": {"resume_attempt_count": 3},
+        "validateResult": {"statusCode": 200, "body": {"status": "completed"}},
+        "connectionResult": {"statusCode": 200, "body": {"status": "completed"}},
+    }
+    state.update(extra)
+    return state
+
+
+def test_step_functions_pass_through_state_is_ignored_and_logged_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG", logger="snowpg.aws.events")
+    partial = {"statusCode": 200, "body": {"status": "partial", "run_id": str(RUN)}}
+    event = _existing_tool_state(
+        migrationResult=partial,
+        error={"Error": "States.Timeout", "Cause": "timed out"},
+        resumeResult=partial,
+    )
+    request = parse_event(event)
+    assert request.action == "migrate" and request.source_names == ("analytics",)
+    assert request.tables_filter == ("ORDERS",) and request.run_id is None
+    logged = " ".join(r.getMessage() for r in caplog.records if r.levelname == "DEBUG")
+    for name in ("validateResult", "connectionResult", "migrationResult", "error",
+                 "defaults.resume_attempt_count"):  # fmt: skip
+        assert name in logged
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "guess"),
+    [
+        (_existing_tool_state(input={"tables_filer": ["ORDERS"]}), "tables_filer", "tables_filter"),
+        (_existing_tool_state(no_resum=True), "no_resum", "no_resume"),
+        (
+            {"action": "migrate", "defaults": {"resume_max_ag": 2}},
+            "resume_max_ag",
+            "resume_max_age",
+        ),
+    ],
+)
+def test_a_misspelled_field_is_still_refused_with_a_guess(
+    event: dict[str, Any], field: str, guess: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_event(event)
+    assert info.value.field == field
+    assert f"did you mean {guess!r}?" in str(info.value)
+
+
+def test_test_connections_with_no_input() -> None:
+    request = parse_event({"action": "test_connections"})
+    assert request.action == "test_connections" and request.source_names is None

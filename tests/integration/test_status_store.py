@@ -264,6 +264,26 @@ def test_retry_fail_and_reset(conn: Conn) -> None:
     assert (done.status, done.completed_chunks, done.failed_chunks) == ("completed", 2, 0)
 
 
+def test_a_chunk_failed_for_good_keeps_its_retries_and_a_completed_at(conn: Conn) -> None:
+    # The existing tool's repair queries look for failed chunks with retry_count >= 3.
+    run_id, [key] = _run(conn, T1=1)
+    claim = _claim(conn, run_id)
+    for n in range(3):
+        assert store.record_retry(conn, claim, f"network {n}") == n + 1
+    store.fail_chunk(conn, claim, "still no network")
+    chunk = store.list_chunks(conn, key)[0]
+    assert (chunk.status, chunk.retry_count) == ("failed", 3)
+    assert chunk.completed_at is not None and chunk.started_at is not None
+    assert chunk.completed_at >= chunk.started_at
+    found = conn.execute(
+        "SELECT chunk_id FROM migration_status.migration_chunk_status "
+        "WHERE status = 'failed' AND retry_count >= 3 AND completed_at IS NOT NULL"
+    ).fetchall()
+    assert found == [(0,)]
+    assert store.reset_failed(conn, run_id) == 1
+    assert store.list_chunks(conn, key)[0].completed_at is None
+
+
 def test_release_and_exclude(conn: Conn) -> None:
     run_id, [key] = _run(conn, T1=2)
     claim = _claim(conn, run_id)

@@ -101,3 +101,54 @@ def test_primary_key_in_key_order_and_empty_when_a_key_column_is_skipped() -> No
     assert target_primary_key(src, match_existing(src, [tcol("a"), tcol("c")])) == ("c", "a")
     assert target_primary_key(src, match_existing(src, [tcol("a"), tcol("b")])) == ()
     assert target_primary_key(table(col("A")), for_new_table(table(col("A")))) == ()
+
+
+# --- renames: column_mapping and source_watermark -> target_watermark --------------------------
+
+
+def test_renames_for_joins_column_mapping_and_the_watermark_pair() -> None:
+    from snowpg.config.schema import TableConfig
+    from snowpg.plan.columns import renames_for
+
+    t = TableConfig(
+        source="CLAIMS", source_watermark="UPDATED_AT", target_watermark="last_modified",
+        column_mapping={"PAYER_CD": "payer_code"},
+    )  # fmt: skip
+    assert renames_for(t) == {"PAYER_CD": "payer_code", "UPDATED_AT": "last_modified"}
+    same = TableConfig(
+        source="CLAIMS", source_watermark="UPDATED_AT", target_watermark="UPDATED_AT"
+    )
+    assert renames_for(same) == {}
+
+
+def test_for_new_table_applies_renames() -> None:
+    src = table(col("ID"), col("UPDATED_AT"), col("PAYER_CD"))
+    match = for_new_table(src, renames={"UPDATED_AT": "last_modified", "PAYER_CD": "payer_code"})
+    assert pairs(match) == [
+        ("ID", "id"),
+        ("UPDATED_AT", "last_modified"),
+        ("PAYER_CD", "payer_code"),
+    ]
+
+
+def test_for_new_table_refuses_a_rename_onto_another_column() -> None:
+    with pytest.raises(ConfigError, match='"ID" and "UPDATED_AT" would both load into "id"'):
+        for_new_table(table(col("ID"), col("UPDATED_AT")), renames={"UPDATED_AT": "id"})
+
+
+def test_rename_of_a_column_snowflake_lacks_is_refused() -> None:
+    with pytest.raises(ConfigError, match="column UPDATED named in column_mapping"):
+        for_new_table(table(col("ID")), renames={"UPDATED": "x"})
+
+
+def test_match_existing_applies_renames_and_leaves_out_the_displaced_column() -> None:
+    src = table(col("ID"), col("LOAD_TS"), col("UPDATED_AT"))
+    target = [tcol("id"), tcol("updated_at")]
+    match = match_existing(src, target, renames={"LOAD_TS": "updated_at"})
+    assert pairs(match) == [("ID", "id"), ("LOAD_TS", "updated_at")]
+    assert match.skipped_source == ("UPDATED_AT",)
+
+
+def test_match_existing_refuses_a_rename_to_a_missing_target_column() -> None:
+    with pytest.raises(ConfigError, match='renamed to "last_modified", which the existing'):
+        match_existing(table(col("ID"), col("U")), [tcol("id")], renames={"U": "last_modified"})

@@ -585,3 +585,123 @@ def test_copy_format_is_auto_or_csv() -> None:
     raw["copy_format"] = "parquet"
     with pytest.raises(ConfigError, match="copy_format"):
         parse_settings(raw, CRED_ENV)
+
+
+# --- the key forms the existing tool accepts ---------------------------------------------------
+
+
+def _bare_body(key: rsa.RSAPrivateKey) -> str:
+    return "".join(_pem(key).splitlines()[1:-1])
+
+
+@pytest.mark.parametrize("form", ["pem", "escaped", "bare", "bare_wrapped", "pem_path", "der_path"])
+def test_every_key_form_gives_the_same_der(
+    form: str, rsa_key: rsa.RSAPrivateKey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    pem = _pem(rsa_key)
+    (tmp_path / "rsa_key.p8").write_text(pem)
+    (tmp_path / "rsa_key.der").write_bytes(_der(rsa_key))
+    value = {
+        "pem": pem,
+        "escaped": pem.replace("\n", "\\n"),
+        "bare": _bare_body(rsa_key),
+        "bare_wrapped": "\n".join(pem.splitlines()[1:-1]),
+        "pem_path": str(tmp_path / "rsa_key.p8"),
+        "der_path": str(tmp_path / "rsa_key.der"),
+    }[form]
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": value})
+    assert s.snowflake.private_key_der() == _der(rsa_key)
+    body = _bare_body(rsa_key)
+    assert body[:40] not in caplog.text and body[:40] not in repr(s)
+
+
+def test_bare_encrypted_key_body_with_passphrase(rsa_key: rsa.RSAPrivateKey) -> None:
+    body = "".join(_pem(rsa_key, b"open sesame").splitlines()[1:-1])
+    env = {**CRED_ENV, "SNOWFLAKE_RSA_KEY": body, "SNOWFLAKE_RSA_KEY_PASSPHRASE": "open sesame"}
+    assert parse_settings(_minimal(), env).snowflake.private_key_der() == _der(rsa_key)
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": body})
+    with pytest.raises(ConfigError, match="SNOWFLAKE_RSA_KEY_PASSPHRASE"):
+        s.snowflake.private_key_der()
+
+
+def test_key_path_that_names_no_file(tmp_path: Path) -> None:
+    msg = _error(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": str(tmp_path / "missing.p8")})
+    assert "snowflake.rsa_key looks like a file path but names no readable file" in msg
+
+
+def test_damaged_bare_body_is_config_error_without_key_text(rsa_key: rsa.RSAPrivateKey) -> None:
+    body = _bare_body(rsa_key)
+    damaged = body[:200] + body[260:]
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWFLAKE_RSA_KEY": damaged})
+    with pytest.raises(ConfigError) as info:
+        s.snowflake.private_key_der()
+    assert "snowflake.rsa_key" in str(info.value) and body[:20] not in str(info.value)
+
+
+# --- keys the existing tool's config.json documents or reads -----------------------------------
+
+
+def test_existing_tool_keys_are_accepted_with_their_meaning() -> None:
+    table = {
+        "source": "DIMPAYER",
+        "chunking_columns": ["Payer Code"],
+        "chunking_column_types": ["varchar_numeric"],
+        "column_mapping": {"Payer Code": "payer_code_text"},
+    }
+    data = _minimal()
+    data["sources"][0]["tables"] = [table]
+    t = parse_settings(data, CRED_ENV).sources[0].tables[0]
+    assert t.chunking_column_types == ["varchar_numeric"]
+    assert t.column_mapping == {"Payer Code": "payer_code_text"}
+
+
+def test_existing_tool_keys_snowpg_does_not_use_warn_once_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="snowpg.config")
+    data = _minimal(status_tracking_database="status_db", batch_size_copy_mode=50000)
+    src = data["sources"][0]
+    src["tables"] = [
+        {"source": "A", "sort_columns": ["ID"], "batch_size_copy_mode": 10},
+        {"source": "B", "sort_columns": ["ID"]},
+    ]
+    s = parse_settings(data, CRED_ENV)
+    assert [t.source for t in s.sources[0].tables] == ["A", "B"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "snowpg.config"]
+    assert len(warnings) == 3
+    by_key = {w.split("'")[1]: w for w in warnings}
+    assert set(by_key) == {"status_tracking_database", "sort_columns", "batch_size_copy_mode"}
+    assert "target_pg_database" in by_key["status_tracking_database"]
+    assert "table 'A'" in by_key["sort_columns"] and "table 'B'" in by_key["sort_columns"]
+    assert "COPY" in by_key["batch_size_copy_mode"]
+
+
+def test_status_tracking_database_equal_to_the_target_is_silent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="snowpg.config")
+    data = _minimal()
+    data["sources"][0]["status_tracking_database"] = MINIMAL_SOURCE["target_pg_database"]
+    parse_settings(data, CRED_ENV)
+    assert not [r for r in caplog.records if r.name == "snowpg.config"]
+
+
+def test_unknown_keys_next_to_the_existing_tool_keys_still_fail() -> None:
+    data = _minimal()
+    data["sources"][0]["tables"] = [{"source": "A", "sort_columns": ["ID"], "colum_mapping": {}}]
+    msg = _error(data, CRED_ENV)
+    assert "unknown key 'colum_mapping'" in msg and "did you mean 'column_mapping'?" in msg
+
+
+def test_column_mapping_is_part_of_the_config_hash_only_when_set() -> None:
+    from snowpg.config.load import config_hash
+
+    plain = parse_settings(_minimal(), CRED_ENV)
+    data = _minimal()
+    data["sources"][0]["tables"] = [{"source": "DIMPAYER", "column_mapping": {"A": "b"}}]
+    mapped = parse_settings(data, CRED_ENV)
+    data["sources"][0]["tables"] = [{"source": "DIMPAYER", "column_mapping": {}}]
+    empty = parse_settings(data, CRED_ENV)
+    h = [config_hash(s, s.sources[0]) for s in (plain, mapped, empty)]
+    assert h[0] != h[1] and h[0] == h[2]

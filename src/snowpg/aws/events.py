@@ -10,16 +10,26 @@ can pass ``"run_id.$": "$.loop.run_id"`` before a run exists. The shipped state 
 source with a top-level ``source_name``; an ``input`` naming a different source is refused rather
 than silently overridden. Every problem is a ConfigError
 (HTTP 400 in the handler's answer) naming the field.
+
+A Task state without ``Parameters`` sends Lambda the whole execution state, so the existing tool's
+workflow also passes the results of earlier states (``validateResult``, ``connectionResult``,
+``migrationResult``, any top-level ``...Result``, a Catch's ``error``) and its loop counter
+``defaults.resume_attempt_count``. Those are accepted and ignored (logged at debug); any other
+unknown field, top-level or inside ``input``/``defaults``, is refused with a "did you mean".
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from snowpg.errors import ConfigError
+
+log = logging.getLogger("snowpg.aws.events")
 
 ACTIONS = (
     "validate_config",
@@ -48,6 +58,10 @@ FIELDS = (
 # Keys of the nesting itself, and keys a caller may add for its own bookkeeping.
 _ENVELOPE = ("input", "defaults")
 _IGNORED = ("comment", "Comment")
+# State a Step Functions Task without Parameters passes through: earlier states' results at the
+# top level (any key ending in "Result" counts too) and the existing tool's loop counter.
+_PASS_THROUGH_TOP = ("validateResult", "connectionResult", "migrationResult", "error")
+_PASS_THROUGH_DEFAULTS = ("resume_attempt_count",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ def merge_event(event: Any) -> dict[str, Any]:
             field="event",
         )
     _check_pinned_source(event)
+    event = _drop_pass_through(event)
     merged: dict[str, Any] = {}
     for part in ("defaults", "input"):
         nested = event.get(part)
@@ -95,6 +110,24 @@ def merge_event(event: Any) -> dict[str, Any]:
         merged.update({k: v for k, v in nested.items() if v is not None})
     merged.update({k: v for k, v in event.items() if k not in _ENVELOPE and v is not None})
     return merged
+
+
+def _drop_pass_through(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event without the execution-state fields Step Functions passes through."""
+    kept = {k: v for k, v in event.items() if not _is_state_result(k)}
+    defaults = kept.get("defaults")
+    if isinstance(defaults, Mapping):
+        kept["defaults"] = {k: v for k, v in defaults.items() if k not in _PASS_THROUGH_DEFAULTS}
+    dropped = sorted(set(event) - set(kept))
+    if isinstance(defaults, Mapping):
+        dropped += [f"defaults.{k}" for k in _PASS_THROUGH_DEFAULTS if k in defaults]
+    if dropped:
+        log.debug("ignoring execution state passed through: %s", ", ".join(dropped))
+    return kept
+
+
+def _is_state_result(key: str) -> bool:
+    return key in _PASS_THROUGH_TOP or (key.endswith("Result") and key != "Result")
 
 
 def _check_pinned_source(event: Mapping[str, Any]) -> None:
@@ -120,9 +153,11 @@ def parse_event(event: Any) -> Request:
     fields = merge_event(event)
     unknown = sorted(k for k in fields if k not in FIELDS and k not in _IGNORED)
     if unknown:
+        close = difflib.get_close_matches(unknown[0], FIELDS, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
             f"unknown event field(s) {', '.join(repr(k) for k in unknown)}; "
-            f"known fields: {', '.join(FIELDS)}",
+            f"{guess}known fields: {', '.join(FIELDS)}",
             field=unknown[0],
         )
     action = fields.get("action", DEFAULT_ACTION)

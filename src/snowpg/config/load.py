@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from snowpg.config.compat import drop_ignored_keys
 from snowpg.config.env import (
     CONFIG_PATH_ENV,
     POSTGRES_ENV,
@@ -98,7 +99,7 @@ def parse_settings(
     raw = _parse_json(data, origin) if isinstance(data, str | bytes) else data
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{origin}: the top level must be a JSON object {{...}}")
-    substituted, from_refs = substitute(raw, env, origin)
+    substituted, from_refs = substitute(drop_ignored_keys(raw), env, origin)
     merged, from_env = apply_env_fallbacks(substituted, env)
     try:
         settings = Settings.model_validate(merged)
@@ -230,11 +231,17 @@ def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    data = pem.encode("utf-8")
+    from snowpg.config.keys import der_body
+
+    der = der_body(pem)  # a bare base64 DER body (see snowpg.config.keys)
+    data = der if der is not None else pem.encode("utf-8")
+    load = serialization.load_pem_private_key
+    if der is not None:
+        load = serialization.load_der_private_key
     password = passphrase.encode("utf-8") if passphrase else None
     try:
         try:
-            key = serialization.load_pem_private_key(data, password=password)
+            key = load(data, password=password)
         except TypeError:
             if password is None:
                 raise ConfigError(
@@ -243,7 +250,7 @@ def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
                     field="snowflake.rsa_key_passphrase",
                 ) from None
             # A passphrase for an unencrypted key is harmless: use the key as it is.
-            key = serialization.load_pem_private_key(data, password=None)
+            key = load(data, password=None)
     except (ValueError, UnsupportedAlgorithm):
         if password is not None:
             raise ConfigError(
@@ -290,6 +297,8 @@ def config_hash(settings: Settings, source: SourceConfig) -> str:
             "truncate_onstart": t.truncate_onstart,
             "disable_index": t.disable_index,
             "insert_only": settings.insert_only_for(t),
+            # Only when set, so configs without it keep the hash of their earlier runs.
+            **({"column_mapping": t.column_mapping} if t.column_mapping else {}),
         }
         for t in source.tables
         if t.enabled

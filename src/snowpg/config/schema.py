@@ -27,7 +27,7 @@ from snowpg.sqltext import PG_MAX_IDENTIFIER_BYTES, filter_problem
 
 # Documented in docs/configuration.md; compared lower-case.
 CHUNKING_COLUMN_TYPES = (
-    "varchar", "text", "string", "char", "uuid",
+    "varchar", "varchar_numeric", "text", "string", "char", "uuid",
     "int", "integer", "bigint", "smallint", "number", "numeric", "decimal", "float", "double",
     "date", "timestamp", "timestamp_ntz", "timestamp_ltz", "timestamp_tz", "datetime",
 )  # fmt: skip
@@ -111,16 +111,14 @@ class SnowflakeSettings(_Model):
             value = value.get_secret_value()
         if not isinstance(value, str):
             return value
-        # Keys pasted into one-line environment variables often carry literal "\n" sequences.
-        text = value.strip().replace("\\n", "\n")
-        if not text:
+        if not value.strip():
             return None
-        if "-----BEGIN" not in text:
-            raise _problem(
-                "snowflake.rsa_key is not a PEM private key (no '-----BEGIN' line): set "
-                "SNOWFLAKE_RSA_KEY / snowflake.rsa_key to the contents of the .p8/.pem file"
-            )
-        return text
+        from snowpg.config.keys import normalize_key_text
+
+        try:
+            return normalize_key_text(value)
+        except ValueError as exc:
+            raise _problem(str(exc)) from None
 
     @field_validator("protocol", mode="before")
     @classmethod
@@ -209,6 +207,8 @@ class TableConfig(_Model):
     source_filter: str | None = None
     chunking_columns: ColumnList | None = None
     chunking_column_types: list[str] | None = None
+    # The existing tool's source -> target column renames (plan/columns.py applies them).
+    column_mapping: dict[NonEmpty, NonEmpty] | None = None
     uniqueness_columns: ColumnList | None = None
     source_watermark: str | None = None
     target_watermark: str | None = None
@@ -251,6 +251,17 @@ class TableConfig(_Model):
                 f"source_filter {value!r} cannot be used: {problem}; write one condition "
                 "whose parentheses balance, without comments or ';'"
             )
+        return value
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _quoted_source(cls, value: Any) -> Any:
+        # The existing tool's configs write a lower-case Snowflake table as "\"name\"": the
+        # quoted identifier, matched exactly (catalog.describe_table tries the exact name first).
+        if isinstance(value, str):
+            text = value.strip()
+            if len(text) > 2 and text[0] == text[-1] == '"':
+                return text[1:-1].replace('""', '"')
         return value
 
     @field_validator("nul_policy")

@@ -6,12 +6,17 @@ For an existing table, columns are matched by name: the exact name first, then t
 would create, then ignoring case, so ``PAYER_ID`` loads into ``payer_id``. Source columns without
 a target are left out and target columns without a source keep their defaults; the plan lists
 both.
+
+``renames`` (a table's ``column_mapping``, and ``source_watermark`` -> ``target_watermark`` when
+the names differ) send a source column to the target column of the given name, in a new table and
+in an existing one alike; see :func:`renames_for`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from snowpg.errors import ConfigError
 from snowpg.model import ColumnMapping, SourceTable, TargetColumn
@@ -25,11 +30,45 @@ class ColumnMatch:
     unfilled_target: tuple[str, ...] = ()  # target columns no source column loads
 
 
-def for_new_table(source: SourceTable, case: naming.IdentifierCase = "lower") -> ColumnMatch:
-    """Every source column, renamed (``case`` policy) and typed for a table snowpg creates.
+def renames_for(table: Any) -> dict[str, str]:
+    """Source -> target column renames of a TableConfig: ``column_mapping``, then the watermark
+    pair when ``source_watermark`` and ``target_watermark`` differ (the existing tool's meaning)."""
+    renames: dict[str, str] = dict(table.column_mapping or {})
+    src, tgt = table.source_watermark, table.target_watermark
+    if src and tgt and src != tgt and src not in renames:
+        renames[src] = tgt
+    return renames
+
+
+def _check_renames(source: SourceTable, renames: Mapping[str, str]) -> None:
+    from snowpg.source.catalog import check_columns_exist
+
+    check_columns_exist(source, list(renames), f"column_mapping of table {source.name}")
+    seen: dict[str, str] = {}
+    for src, tgt in renames.items():
+        if tgt in seen:
+            raise ConfigError(
+                f'columns "{seen[tgt]}" and "{src}" of {source.qualified} are both renamed to '
+                f'"{tgt}"',
+                hint="give each source column its own target column in column_mapping",
+                table=source.name,
+                column=src,
+            )
+        seen[tgt] = src
+
+
+def for_new_table(
+    source: SourceTable,
+    case: naming.IdentifierCase = "lower",
+    renames: Mapping[str, str] | None = None,
+) -> ColumnMatch:
+    """Every source column, renamed (``renames``, else the ``case`` policy) and typed for a table
+    snowpg creates.
 
     Raises :class:`ConfigError` naming the table when two columns map to one PostgreSQL name.
     """
+    renames = renames or {}
+    _check_renames(source, renames)
     try:
         names = naming.map_identifiers([c.name for c in source.columns], case)
     except ConfigError as exc:
@@ -39,6 +78,19 @@ def for_new_table(source: SourceTable, case: naming.IdentifierCase = "lower") ->
             table=source.name,
             column=exc.column,
         ) from None
+    names.update(renames)
+    owners: dict[str, str] = {}
+    for col, name in names.items():
+        if name in owners:
+            raise ConfigError(
+                f'table {source.qualified}: columns "{owners[name]}" and "{col}" would both load '
+                f'into "{name}"',
+                hint="change column_mapping (or target_watermark) so each target column has one "
+                "source column",
+                table=source.name,
+                column=col,
+            )
+        owners[name] = col
     mappings = tuple(
         ColumnMapping(
             source=c.name,
@@ -52,21 +104,41 @@ def for_new_table(source: SourceTable, case: naming.IdentifierCase = "lower") ->
 
 
 def match_existing(
-    source: SourceTable, target: Sequence[TargetColumn], case: naming.IdentifierCase = "lower"
+    source: SourceTable,
+    target: Sequence[TargetColumn],
+    case: naming.IdentifierCase = "lower",
+    renames: Mapping[str, str] | None = None,
 ) -> ColumnMatch:
     """Match source columns to the columns of an existing target table by name.
 
-    Raises :class:`ConfigError` when a case-insensitive match is ambiguous or nothing matches.
+    Raises :class:`ConfigError` when a case-insensitive match is ambiguous or nothing matches,
+    or a renamed column's target column does not exist.
     """
+    renames = renames or {}
+    _check_renames(source, renames)
     by_exact = {t.name: t for t in target}
     by_folded: dict[str, list[TargetColumn]] = {}
     for t in target:
         by_folded.setdefault(t.name.casefold(), []).append(t)
 
-    # Exact names first, so a source column's exact twin is never taken by a case-folded match.
-    chosen: dict[str, TargetColumn] = {
-        c.name: by_exact[c.name] for c in source.columns if c.name in by_exact
-    }
+    # Renamed columns first, then exact names, so a source column's exact twin is never taken by
+    # a case-folded match.
+    chosen: dict[str, TargetColumn] = {}
+    for src, tgt in renames.items():
+        if tgt not in by_exact:
+            raise ConfigError(
+                f'column "{src}" of {source.qualified} is renamed to "{tgt}", which the '
+                "existing target table lacks",
+                hint=f'add column "{tgt}" to the target table, or fix column_mapping / '
+                "target_watermark",
+                table=source.name,
+                column=src,
+            )
+        chosen[src] = by_exact[tgt]
+    renamed_targets = set(renames.values())
+    for c in source.columns:
+        if c.name not in chosen and c.name in by_exact and c.name not in renamed_targets:
+            chosen[c.name] = by_exact[c.name]
     claimed = {t.name: s for s, t in chosen.items()}
     for col in source.columns:
         if col.name in chosen:
@@ -87,8 +159,8 @@ def match_existing(
                 table=source.name,
                 column=col.name,
             )
-        if not candidates:
-            continue
+        if not candidates or candidates[0].name in renamed_targets:
+            continue  # left out (listed in the plan): a renamed column loads that target column
         hit = candidates[0]
         if hit.name in claimed:
             raise ConfigError(

@@ -35,11 +35,12 @@ def plan_table(
     target_table = settings.target_table_name(table)
     case = settings.identifier_case
     existing = target_catalog.table_columns(pg_conn, source.target_pg_schema, target_table)
+    renames = columns.renames_for(table)
     if existing is None:
-        match = columns.for_new_table(src, case)
+        match = columns.for_new_table(src, case, renames)
         target_pk = columns.target_primary_key(src, match)
     else:
-        match = columns.match_existing(src, existing, case)
+        match = columns.match_existing(src, existing, case, renames)
         target_pk = ()
     _check_configured_columns(src, table)
 
@@ -63,6 +64,11 @@ def plan_table(
         notes.append(
             f"rows average {sized.row_bytes:,.0f} bytes: chunks of {sized.rows:,} rows instead "
             f"of batch_size {batch_size:,} (max_chunk_mb {settings.max_chunk_mb_for(table):g})"
+        )
+    if renames:
+        notes.append(
+            "columns loaded under another name (column_mapping, target_watermark): "
+            + ", ".join(f"{s} -> {t}" for s, t in renames.items())
         )
     if match.skipped_source:
         notes.append(

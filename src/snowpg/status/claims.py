@@ -304,15 +304,17 @@ def record_retry(
 
 
 def fail_chunk(conn: Conn, claim: ClaimedChunk, error_message: str) -> None:
-    """Mark the chunk failed for good and count it on its table; own txn. No-op if the claim
-    was lost."""
+    """Mark the chunk failed for good (``completed_at`` set, ``retry_count`` keeps the retries it
+    used, as the existing tool's repair queries expect) and count it on its table; own txn.
+    No-op if the claim was lost."""
     params = {**_cp(claim), "error": clip(error_message)}
     params["table_error"] = clip(f"chunk {claim.key.chunk_id}: {error_message}")
     with own_txn(conn):
         row = fetch_one(
             conn,
             q(
-                "UPDATE {chunks} SET status = 'failed', completed_at = NULL,"
+                "UPDATE {chunks} SET status = 'failed',"
+                " completed_at = greatest(LOCALTIMESTAMP, started_at),"
                 " error_message = %(error)s,{clear_lease}"
                 " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
                 " RETURNING 1 AS ok"
