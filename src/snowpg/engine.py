@@ -217,7 +217,7 @@ def _migrate_source(
         admin.close()
         admin = pg_connection.connect(settings.postgres, source.target_pg_database)
         presence.join_run(admin, run_id, _process_name())
-        if abandoned or store.run_status(admin, run_id) == "failed":
+        if abandoned or store.run_abandoned(admin, run_id):
             admin.commit()
             return _abandoned(admin, source, run_id, resumed, jobs, stats, started)
         admin.commit()

@@ -204,15 +204,15 @@ class Worker:
 
     def _others_still_working(self) -> bool:
         """True while a chunk of this process's tables is pending or being copied elsewhere."""
-        status, tables = self._with_pg_retry(
+        abandoned, tables = self._with_pg_retry(
             lambda conn: (
-                store.run_status(conn, self.ctx.run_id),
+                store.run_abandoned(conn, self.ctx.run_id),
                 store.list_tables(conn, self.ctx.run_id),
             ),
             "reading table progress",
         )
         self.pg().rollback()
-        if status == "failed":  # abandoned for a fresh run: no chunk of it is claimable
+        if abandoned:  # replaced by a fresh run: no chunk of it is claimable
             self.ctx.abandoned.set()
             return False
         for row in tables:

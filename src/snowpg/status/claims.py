@@ -109,8 +109,8 @@ def _candidate(
             " LEFT JOIN busy ON (busy.db, busy.sch, busy.tab)"
             "   = (c.source_database, c.source_schema, c.source_table)"
             " WHERE c.run_id = %(run)s AND t.status NOT IN ('failed', 'skipped', 'completed')"
-            # A run abandoned by a fresh run (status 'failed') hands out no more chunks.
-            " AND EXISTS (SELECT 1 FROM {runs} r WHERE r.run_id = %(run)s AND r.status <> 'failed')"
+            # A run abandoned by a fresh run hands out no more chunks.
+            " AND EXISTS (SELECT 1 FROM {runs} r WHERE r.run_id = %(run)s AND {not_abandoned})"
             " AND (c.status = 'pending' OR (c.status = 'in_progress' AND NOT {alive}))"
             " AND (lim.max_threads IS NULL OR coalesce(busy.n, 0) < lim.max_threads)"
             " AND NOT EXISTS (SELECT 1 FROM ex WHERE (ex.db, ex.sch, ex.tab, ex.id)"
@@ -253,13 +253,13 @@ def complete_chunk(
         ),
         params,
     )
-    # Fencing against a fresh run started over this one: it marks this run 'failed' (a row lock
+    # Fencing against a fresh run started over this one: it marks this run abandoned (a row lock
     # this update waits for) before it truncates, so rows of an abandoned run never commit.
     counted = fetch_one(
         conn,
         q(
             "UPDATE {runs} SET total_rows_copied = coalesce(total_rows_copied, 0) + %(rows)s"
-            " WHERE run_id = %(run)s AND status <> 'failed' RETURNING 1 AS ok"
+            " WHERE run_id = %(run)s AND {not_abandoned} RETURNING 1 AS ok"
         ),
         params,
     )
@@ -419,6 +419,16 @@ def run_status(conn: Conn, run_id: uuid.UUID) -> str | None:
     """The run's status now (None if it does not exist); caller txn."""
     row = fetch_one(conn, q("SELECT status FROM {runs} WHERE run_id = %s"), (run_id,))
     return str(row["status"]) if row else None
+
+
+def run_abandoned(conn: Conn, run_id: uuid.UUID) -> bool:
+    """True once a fresh run replaced this run (status 'failed', "abandoned: ..."); caller txn."""
+    row = fetch_one(
+        conn,
+        q("SELECT NOT {not_abandoned} AS gone FROM {runs} r WHERE r.run_id = %s"),
+        (run_id,),
+    )
+    return bool(row and row["gone"])
 
 
 def live_in_progress(conn: Conn, run_id: uuid.UUID) -> int:

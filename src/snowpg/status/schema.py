@@ -154,6 +154,10 @@ _PARTS: dict[str, sql.Composable] = {
         " CASE WHEN jsonb_typeof(t.metadata -> 'ordinal') = 'number'"
         " THEN (t.metadata ->> 'ordinal')::numeric END "
     ),
+    # The run (alias r, or the bare table) was not replaced by a fresh run; see ABANDONED.
+    "not_abandoned": sql.SQL(
+        " NOT (status = 'failed' AND coalesce(error_message, '') LIKE 'abandoned:%%') "
+    ),
     "clear_lease": sql.SQL(
         " lease_owner = NULL, lease_backend_pid = NULL, lease_expires_at = NULL "
     ),

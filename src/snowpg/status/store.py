@@ -31,6 +31,7 @@ from snowpg.status.claims import (
     release_chunk,
     release_owned,
     reset_failed,
+    run_abandoned,
     run_status,
 )
 from snowpg.status.rows import (
@@ -72,6 +73,7 @@ __all__ = [
     "release_chunk",
     "release_owned",
     "reset_failed",
+    "run_abandoned",
     "run_status",
     "set_indexes_disabled",
     "set_indexes_restored",
