@@ -170,3 +170,12 @@ def configure(level: str = "INFO", json_lines: bool = False, stream: Any = None)
     logger.addHandler(handler)
     logger.setLevel(level.upper() if isinstance(level, str) else level)
     logger.propagate = False
+    # psycopg warns "error ignored terminating ...: the connection is lost" after every cut that
+    # snowpg already reports and retries; only the driver's errors are shown, formatted and
+    # redacted like snowpg's own (without a handler Python printed its warnings raw to stderr).
+    driver = logging.getLogger("psycopg")
+    for h in list(driver.handlers):
+        driver.removeHandler(h)
+    driver.addHandler(handler)
+    driver.setLevel(logging.ERROR)
+    driver.propagate = False

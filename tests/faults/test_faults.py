@@ -81,6 +81,7 @@ def test_postgres_connection_cut_inside_copy(
     log = (tmp_path / "run.log").read_text()
     assert cuts >= 1, log
     assert "server closed the connection unexpectedly" in log or "retry 1 of 5" in log, log
+    assert "error ignored" not in log, log  # no raw driver lines after a cut
     assert count_rows(pg_dsn, "public", "orders")[0] <= ROWS
     drop_slow_trigger(pg_dsn)
     finish_and_verify(cfg, pg_dsn, env, ROWS, code)
