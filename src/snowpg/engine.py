@@ -33,6 +33,7 @@ from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark
 from snowpg.source import connection as sf_connection
 from snowpg.status import presence, store
+from snowpg.status import report as status_report
 from snowpg.status import schema as status_schema
 from snowpg.status.rows import RunRow, TableKey, TableRow
 from snowpg.target import connection as pg_connection
@@ -389,11 +390,7 @@ def _completed_run(
     reload the same full tables (incremental tables always get a new run)."""
     if any(watermark.is_incremental(t) for t in selected):
         return None
-    found = admin.execute(
-        "SELECT to_regclass('migration_status.migration_runs') IS NOT NULL"
-    ).fetchone()
-    admin.rollback()
-    if not found or not found[0]:
+    if not status_report.has_status_schema(admin):
         return None
     run = store.latest_run(admin, source.source_name)
     if run is None or run.status != "completed" or run.config_hash != config_hash:
@@ -413,11 +410,7 @@ def _is_prepared(table: TableConfig, prepared: set[str]) -> bool:
 
 
 def _find_run(admin: Any, source: SourceConfig, options: MigrateOptions) -> RunRow | None:
-    found = admin.execute(
-        "SELECT to_regclass('migration_status.migration_runs') IS NOT NULL"
-    ).fetchone()
-    admin.rollback()
-    if not found or not found[0]:
+    if not status_report.has_status_schema(admin):
         return None
     if options.resume_run_id is not None:
         run = store.get_run(admin, options.resume_run_id)

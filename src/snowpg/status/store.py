@@ -115,22 +115,18 @@ def find_resumable_run(
     Only the newest run counts: once a later run exists (completed, or started fresh over an
     abandoned one) resuming an older run would copy its chunks into tables it no longer owns.
     """
-    row = fetch_one(
-        conn,
-        q("SELECT * FROM {runs} WHERE source_name = %s ORDER BY started_at DESC LIMIT 1"),
-        (source_name,),
-    )
-    if row is None or row["status"] not in ("running", "partial", "failed"):
+    run = latest_run(conn, source_name)
+    if run is None or run.status not in ("running", "partial", "failed"):
         return None
     if max_age_hours is not None:
         young = fetch_one(
             conn,
             q("SELECT %s >= LOCALTIMESTAMP - make_interval(secs => %s) AS young"),
-            (row["started_at"], max_age_hours * 3600.0),
+            (run.started_at, max_age_hours * 3600.0),
         )
         if young is None or not young["young"]:
             return None
-    return run_from(row)
+    return run
 
 
 def latest_run(conn: Conn, source_name: str) -> RunRow | None:
