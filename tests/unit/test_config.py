@@ -705,3 +705,16 @@ def test_column_mapping_is_part_of_the_config_hash_only_when_set() -> None:
     empty = parse_settings(data, CRED_ENV)
     h = [config_hash(s, s.sources[0]) for s in (plain, mapped, empty)]
     assert h[0] != h[1] and h[0] == h[2]
+
+
+def test_preserve_keeps_tables_apart_that_differ_only_in_case() -> None:
+    # Bug: the clash check ran before identifier_case reached the tables, so Foo and FOO were
+    # refused as both loading into analytics.foo.
+    data = _minimal(identifier_case="preserve")
+    data["sources"][0]["tables"] = [{"source": "Foo"}, {"source": "FOO"}]
+    s = parse_settings(data, CRED_ENV)
+    assert [s.target_table_name(t) for t in s.sources[0].tables] == ["Foo", "FOO"]
+    data = _minimal()
+    data["sources"][0]["tables"] = [{"source": "Foo"}, {"source": "FOO"}]
+    msg = _error(data, CRED_ENV)
+    assert "sources[0]" in msg and "Foo and FOO both load into analytics.foo" in msg

@@ -363,18 +363,19 @@ class SourceConfig(_Model):
         _too_long(value, str(info.field_name))
         return value
 
-    @model_validator(mode="after")
-    def _unique_targets(self) -> SourceConfig:
+    def target_clash(self) -> str | None:
+        """Two tables loading into one PostgreSQL table, as a message, else None. Settings asks
+        once every table knows its ``identifier_case``, which decides the default target names."""
         seen: dict[str, str] = {}
         for t in self.tables:
             if t.target_name in seen:
-                raise _problem(
+                return (
                     f"source {self.source_name!r}: tables {seen[t.target_name]} and {t.source} "
                     f"both load into {self.target_pg_schema}.{t.target_name}; "
                     "give one of them another 'target'"
                 )
             seen[t.target_name] = t.source
-        return self
+        return None
 
     def table(self, name: str) -> TableConfig:
         """The table whose ``source`` is ``name`` (exact, then ignoring case)."""
@@ -453,9 +454,12 @@ class Settings(_Model):
 
     @model_validator(mode="after")
     def _table_names(self) -> Settings:
-        for src in self.sources:
+        for i, src in enumerate(self.sources):
             for t in src.tables:
                 t._identifier_case = self.identifier_case
+            clash = src.target_clash()
+            if clash is not None:
+                raise _problem(f"sources[{i}]: {clash}")
         return self
 
     @model_validator(mode="after")
