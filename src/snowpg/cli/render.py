@@ -80,6 +80,9 @@ def print_plan(
                 highlight=False,
                 markup=False,
             )
+        window = incremental_summary(p)
+        if window is not None:
+            console.print(f"  incremental: {window['text']}", highlight=False, markup=False)
         for note in p.notes:
             console.print(f"  [yellow]note:[/] {note}", highlight=False)
         if show_chunks:
@@ -90,8 +93,39 @@ def print_plan(
                 )
 
 
-def plan_json(p: TablePlan, refused: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+def incremental_summary(p: TablePlan) -> dict[str, Any] | None:
+    """The watermark window and delete check of an incremental plan, for ``plan`` to show."""
+    meta = p.incremental
+    if meta is None:
+        return None
+    delete_from = meta.get("delete_from")
+    delete_chunks = (
+        sum(1 for c in p.chunks if c.chunk_id >= delete_from) if delete_from is not None else 0
+    )
+    low, high = meta.get("low"), meta.get("high")
+    mode = "insert only" if meta.get("insert_only") else "upsert"
+    text = (
+        f"{meta.get('watermark_column') or '(no watermark)'} in "
+        f"({low if low is not None else '-inf'}, {high if high is not None else '+inf'}]"
+        f"{' (first load)' if meta.get('initial') else ''}, {mode}"
+    )
+    if delete_chunks:
+        text += f", {delete_chunks} delete-check chunk(s) from chunk {delete_from}"
     return {
+        "text": text,
+        "watermark_column": meta.get("watermark_column"),
+        "low": low,
+        "high": high,
+        "first_load": bool(meta.get("initial")),
+        "insert_only": bool(meta.get("insert_only")),
+        "delete_check_chunks": delete_chunks,
+    }
+
+
+def plan_json(p: TablePlan, refused: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    window = incremental_summary(p)
+    return {
+        "incremental": None if window is None else {k: v for k, v in window.items() if k != "text"},
         "source_name": p.source_name,
         "source_table": p.source.qualified,
         "target": f"{p.target_database}.{p.target_schema}.{p.target_table}",
