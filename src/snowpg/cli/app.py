@@ -16,13 +16,20 @@ from typing import Annotated, Any
 
 import typer
 import typer.exceptions
-from rich.console import Console
 from rich.markup import escape
 
 from snowpg import logs
-from snowpg.cli.loading import load_without_snowflake, validate_connected
-from snowpg.cli.options import ConfigOpt, SourceOpt, TablesOpt
-from snowpg.config import Settings, load_settings
+from snowpg.cli.common import (
+    ConfigOpt,
+    SourceOpt,
+    StderrAtWriteTime,
+    TablesOpt,
+    err_console,
+    load_config,
+    out_console,
+)
+from snowpg.cli.validate import validate_connected
+from snowpg.config import Settings
 from snowpg.errors import SnowpgError
 
 app = typer.Typer(
@@ -32,28 +39,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
 INTERRUPTED = "interrupted: the run can be continued with the same command"
-# Pipes and logs get wide lines: tables are not folded at 80 columns.
-out_console = Console(width=None if sys.stdout.isatty() else 200)
-
-
-class _Stderr:
-    """Resolves sys.stderr at write time, so rich's live display can redirect log lines."""
-
-    def write(self, s: str) -> int:
-        return sys.stderr.write(s)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-def _load(config: Path | None, verbose: bool = False, snowflake: bool = True) -> Settings:
-    """The settings; ``snowflake=False`` for commands that read only PostgreSQL (status, serve,
-    report): the Snowflake section and ``SNOWFLAKE_*`` variables are then not needed."""
-    settings = load_settings(config) if snowflake else load_without_snowflake(config)
-    logs.configure("DEBUG" if verbose else settings.log_level, json_lines=False, stream=_Stderr())
-    return settings
 
 
 @app.command()
@@ -68,7 +54,7 @@ def validate(
     ] = False,
 ) -> None:
     """Check the configuration file and environment (with --connect: the tables too)."""
-    settings = _load(config)
+    settings = load_config(config)
     if connect:
         validate_connected(settings, out_console)
         return
@@ -88,7 +74,7 @@ def test_connections(config: ConfigOpt = None, source: SourceOpt = None) -> None
     """Connect to Snowflake and to each source's target PostgreSQL database."""
     from snowpg.checks import check_connections
 
-    settings = _load(config)
+    settings = load_config(config)
     results = check_connections(settings, settings.select_sources(source))
     failed = False
     for r in results:
@@ -111,7 +97,7 @@ def plan(
     from snowpg.cli.render import plan_json, print_plan
     from snowpg.plan.planner import preflight_source
 
-    settings = _load(config)
+    settings = load_config(config)
     out: list[dict[str, Any]] = []
     checks = []
     for src in settings.select_sources(source):
@@ -154,7 +140,7 @@ def migrate(
     from snowpg.cli.render import print_summary
     from snowpg.engine import MigrateOptions, migrate_source
 
-    settings = _load(config, verbose)
+    settings = load_config(config, verbose)
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     options = MigrateOptions(tables_filter=tables, no_resume=no_resume, deadline=deadline)
     worst = 0
@@ -238,7 +224,7 @@ def demo(
 
     if stop:
         raise typer.Exit(stop_demo(workdir, out_console))
-    logs.configure("INFO", stream=_Stderr())
+    logs.configure("INFO", stream=StderrAtWriteTime())
     code = run_demo(
         workdir,
         rows=rows,

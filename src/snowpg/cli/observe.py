@@ -17,7 +17,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from snowpg.cli.options import ConfigOpt, RunOpt, SourceOpt
+from snowpg.cli.common import ConfigOpt, RunOpt, SourceOpt
 from snowpg.cli.render import _styled
 from snowpg.observe.fmt import human_bytes, human_duration, human_rate
 
@@ -99,12 +99,12 @@ def status_command(
     """Show runs and per-table progress, rates, ETA, retries, stuck and failed chunks."""
     from rich.live import Live
 
-    from snowpg.cli.app import _load, out_console
+    from snowpg.cli.common import load_config, out_console
     from snowpg.cli.sync import lag_table
     from snowpg.status.report import collect_status
     from snowpg.sync import table_lags
 
-    settings = _load(config, snowflake=lag)  # --lag asks Snowflake; the rest reads PostgreSQL
+    settings = load_config(config, snowflake=lag)  # --lag asks Snowflake; the rest reads PostgreSQL
     sources = settings.select_sources(source)
 
     def collect() -> list[StatusReport]:
@@ -164,10 +164,10 @@ def serve_command(
     ] = 2.0,
 ) -> None:
     """Serve a read-only status page: runs, progress bars, throughput, stuck/failed chunks."""
-    from snowpg.cli.app import _load, err_console
+    from snowpg.cli.common import err_console, load_config
     from snowpg.observe.server import ServeOptions, build_server
 
-    settings = _load(config, snowflake=False)
+    settings = load_config(config, snowflake=False)
     options = ServeOptions(host=host, port=port, token=token, refresh_ms=int(refresh * 1000))
     server = build_server(settings, settings.select_sources(source), options)
     err_console.print(f"snowpg status page: {server.url}  (Ctrl-C to stop)", highlight=False)
@@ -189,11 +189,11 @@ def report_command(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Per-table run report: rows, bytes, duration, throughput, retries, verification."""
-    from snowpg.cli.app import _load, err_console, out_console
+    from snowpg.cli.common import err_console, load_config, out_console
     from snowpg.observe.report_html import render_report
     from snowpg.status.report import collect_status
 
-    settings = _load(config, snowflake=False)
+    settings = load_config(config, snowflake=False)
     reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))

@@ -66,11 +66,11 @@ def sync_command(
     """Bring the target up to date with incremental runs; with --until-lag, until within it."""
     from pathlib import Path
 
-    from snowpg.cli import app as cli_app
+    from snowpg.cli.common import load_config, out_console
     from snowpg.cli.render import print_summary
     from snowpg.sync import parse_lag, sync_source
 
-    settings = cli_app._load(Path(config) if config else None, verbose)
+    settings = load_config(Path(config) if config else None, verbose)
     limit = parse_lag(until_lag) if until_lag is not None else None
     worst = 0
     for src in settings.select_sources(source):
@@ -78,8 +78,8 @@ def sync_command(
             settings, src, until_lag=limit, max_rounds=max_rounds, tables_filter=tables
         )
         if result.summaries:
-            print_summary(cli_app.out_console, result.summaries[-1])
-        print_sync(cli_app.out_console, src.source_name, result)
+            print_summary(out_console, result.summaries[-1])
+        print_sync(out_console, src.source_name, result)
         if result.exit_code and worst != 1:
             worst = result.exit_code
     if worst:

@@ -100,10 +100,10 @@ def verify_command(
     """Compare source and target per chunk (row counts and checksums); list differing rows."""
     from pathlib import Path
 
-    from snowpg.cli import app as cli_app
+    from snowpg.cli.common import load_config, out_console
     from snowpg.verify.run import verify_source
 
-    settings = cli_app._load(Path(config) if config else None, verbose)
+    settings = load_config(Path(config) if config else None, verbose)
     wanted = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
     worst = 0
     for src in settings.select_sources(source):
@@ -112,10 +112,10 @@ def verify_command(
             src,
             run,
             wanted,
-            on_table=lambda t: print_table_result(cli_app.out_console, t),
+            on_table=lambda t: print_table_result(out_console, t),
         )
-        cli_app.out_console.print(report_table(report))
-        cli_app.out_console.print(summary_line(report), highlight=False)
+        out_console.print(report_table(report))
+        out_console.print(summary_line(report), highlight=False)
         if report.exit_code == 1 or (report.exit_code and not worst):
             worst = report.exit_code  # a difference (1) outranks an unfinished table (3)
     if worst:
@@ -130,7 +130,7 @@ def verify_after_migrate(
     0 when every completed table matches (tables left incomplete are reported by migrate itself),
     1 when any differs.
     """
-    from snowpg.cli import app as cli_app
+    from snowpg.cli.common import out_console
     from snowpg.verify.run import verify_source
 
     report = verify_source(
@@ -138,7 +138,7 @@ def verify_after_migrate(
         source,
         str(run_id),
         list(tables) or None,
-        on_table=lambda t: print_table_result(cli_app.out_console, t),
+        on_table=lambda t: print_table_result(out_console, t),
     )
-    cli_app.out_console.print(summary_line(report), highlight=False)
+    out_console.print(summary_line(report), highlight=False)
     return 1 if report.exit_code == 1 else 0
