@@ -6,7 +6,9 @@ Everything here is frozen and free of I/O so plans can be printed, compared and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from snowpg.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -144,3 +146,28 @@ class TablePlan:
     @property
     def estimated_rows(self) -> int:
         return sum(c.estimated_rows for c in self.chunks)
+
+
+@dataclass(frozen=True)
+class NulPolicy:
+    """What to do with U+0000 in text: ``fail``, ``strip``, or ``replace`` with ``replacement``."""
+
+    action: Literal["fail", "strip", "replace"]
+    replacement: str = ""
+
+
+def parse_nul_policy(text: str) -> NulPolicy:
+    """``"fail"``, ``"strip"`` or ``"replace:<char>"`` as a :class:`NulPolicy`."""
+    if text == "fail":
+        return NulPolicy("fail")
+    if text == "strip":
+        return NulPolicy("strip")
+    if text.startswith("replace:"):
+        repl = text.removeprefix("replace:")
+        if repl and "\x00" not in repl:
+            return NulPolicy("replace", repl)
+    raise ConfigError(
+        f"nul_policy {text!r} is not valid",
+        hint='use "fail", "strip" or "replace:<char>" (for example "replace:?")',
+        field="nul_policy",
+    )

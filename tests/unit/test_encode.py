@@ -14,9 +14,9 @@ from snowpg.copy.encode import (
     copy_sql_format,
     encode_batch,
     find_nul_columns,
-    parse_nul_policy,
 )
 from snowpg.errors import ConfigError, DataError
+from snowpg.model import parse_nul_policy
 
 
 def lines(arr: pa.Array | pa.ChunkedArray, **kwargs: Any) -> list[str]:

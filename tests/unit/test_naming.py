@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from snowpg.errors import ConfigError
-from snowpg.plan.naming import (
+from snowpg.names import (
     PG_MAX_IDENTIFIER_BYTES,
     map_identifiers,
     rename_reason,

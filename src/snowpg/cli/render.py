@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from snowpg.names import rename_reason
 from snowpg.observe.fmt import human_bytes
-from snowpg.plan.naming import rename_reason
 
 if TYPE_CHECKING:
     # Types only: importing the engine at run time pulls in the copy path (pyarrow, numpy,

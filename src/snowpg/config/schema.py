@@ -23,6 +23,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from snowpg.errors import ConfigError
+from snowpg.model import parse_nul_policy
+from snowpg.names import shorten
 from snowpg.sqltext import PG_MAX_IDENTIFIER_BYTES, filter_problem
 
 # Documented in docs/configuration.md; compared lower-case.
@@ -317,15 +319,11 @@ class TableConfig(_Model):
         ("preserve"); shortened to 63 bytes with a hash suffix if longer (docs/types.md)."""
         if self.target is not None:
             return self.target
-        from snowpg.plan.naming import shorten
-
         name = self.source if self._identifier_case == "preserve" else self.source.lower()
         return shorten(name, full_name=self.source)
 
 
 def _check_nul_policy(value: str) -> str:
-    from snowpg.copy.encode import parse_nul_policy
-
     try:
         parse_nul_policy(value)
     except ConfigError as exc:

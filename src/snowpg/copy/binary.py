@@ -32,15 +32,14 @@ from snowpg.copy.encode import (
     MIN_DATE_DAYS,
     UNIT_PER_DAY,
     EncodedBatch,
-    NulPolicy,
     check_min,
     clean_nuls,
     column_text,
     is_binary_type,
     json_matcher,
-    parse_nul_policy,
 )
 from snowpg.errors import DataError
+from snowpg.model import NulPolicy, parse_nul_policy
 
 # The 11-byte signature, no flags, no header extension; and the end-of-data marker.
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from snowpg.errors import ConfigError, DataError
+from snowpg.errors import DataError
+from snowpg.model import NulPolicy, parse_nul_policy
 
 # Rows handed to the CSV writer per internal batch; larger than Arrow's default (1024) because
 # fewer, longer batches measured faster for wide string columns.
@@ -57,31 +57,6 @@ _JSON_NUL_LITERAL = "\\u0000"
 def copy_sql_format() -> str:
     """The ``FORMAT`` option of the COPY statement that reads :func:`encode_batch` output."""
     return "csv"
-
-
-@dataclass(frozen=True)
-class NulPolicy:
-    """What to do with U+0000 in text: ``fail``, ``strip``, or ``replace`` with ``replacement``."""
-
-    action: Literal["fail", "strip", "replace"]
-    replacement: str = ""
-
-
-def parse_nul_policy(text: str) -> NulPolicy:
-    """``"fail"``, ``"strip"`` or ``"replace:<char>"`` as a :class:`NulPolicy`."""
-    if text == "fail":
-        return NulPolicy("fail")
-    if text == "strip":
-        return NulPolicy("strip")
-    if text.startswith("replace:"):
-        repl = text.removeprefix("replace:")
-        if repl and "\x00" not in repl:
-            return NulPolicy("replace", repl)
-    raise ConfigError(
-        f"nul_policy {text!r} is not valid",
-        hint='use "fail", "strip" or "replace:<char>" (for example "replace:?")',
-        field="nul_policy",
-    )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from psycopg import sql
 
 from snowpg.copy.binary import SIGNATURE, TRAILER, encode_binary_batch
 from snowpg.copy.binary_plan import Kind
-from snowpg.copy.encode import EncodedBatch, encode_batch, parse_nul_policy
+from snowpg.copy.encode import EncodedBatch, encode_batch
+from snowpg.model import parse_nul_policy
 
 # Largest single write into the COPY. psycopg sends each write as CopyData messages; bounding it
 # keeps libpq's send buffer (a copy of what we hand it) from doubling a big batch's memory.

@@ -1,7 +1,7 @@
 """Which source column loads into which target column. Pure.
 
 For a table snowpg creates, every source column gets a target column named by
-:func:`snowpg.plan.naming.target_identifier` and typed by :func:`snowpg.plan.typemap.pg_type_for`.
+:func:`snowpg.names.target_identifier` and typed by :func:`snowpg.plan.typemap.pg_type_for`.
 For an existing table, columns are matched by name: the exact name first, then the name snowpg
 would create, then ignoring case, so ``PAYER_ID`` loads into ``payer_id``. Source columns without
 a target are left out and target columns without a source keep their defaults; the plan lists
@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from snowpg import names
 from snowpg.errors import ConfigError
 from snowpg.model import ColumnMapping, SourceTable, TargetColumn
-from snowpg.plan import naming, typemap
+from snowpg.plan import typemap
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _check_renames(source: SourceTable, renames: Mapping[str, str]) -> None:
 
 def for_new_table(
     source: SourceTable,
-    case: naming.IdentifierCase = "lower",
+    case: names.IdentifierCase = "lower",
     renames: Mapping[str, str] | None = None,
 ) -> ColumnMatch:
     """Every source column, renamed (``renames``, else the ``case`` policy) and typed for a table
@@ -70,7 +71,7 @@ def for_new_table(
     renames = renames or {}
     _check_renames(source, renames)
     try:
-        names = naming.map_identifiers([c.name for c in source.columns], case)
+        mapped = names.map_identifiers([c.name for c in source.columns], case)
     except ConfigError as exc:
         raise ConfigError(
             f"table {source.qualified}: {exc.message}",
@@ -78,9 +79,9 @@ def for_new_table(
             table=source.name,
             column=exc.column,
         ) from None
-    names.update(renames)
+    mapped.update(renames)
     owners: dict[str, str] = {}
-    for col, name in names.items():
+    for col, name in mapped.items():
         if name in owners:
             raise ConfigError(
                 f'table {source.qualified}: columns "{owners[name]}" and "{col}" would both load '
@@ -94,7 +95,7 @@ def for_new_table(
     mappings = tuple(
         ColumnMapping(
             source=c.name,
-            target=names[c.name],
+            target=mapped[c.name],
             source_type=c.data_type,
             pg_type=typemap.pg_type_for(c),
         )
@@ -106,7 +107,7 @@ def for_new_table(
 def match_existing(
     source: SourceTable,
     target: Sequence[TargetColumn],
-    case: naming.IdentifierCase = "lower",
+    case: names.IdentifierCase = "lower",
     renames: Mapping[str, str] | None = None,
 ) -> ColumnMatch:
     """Match source columns to the columns of an existing target table by name.
@@ -145,7 +146,7 @@ def match_existing(
             continue
         # The name snowpg gives a column it creates (shortened beyond 63 bytes) finds the
         # column again when the table was created by an earlier run.
-        derived = by_exact.get(naming.target_identifier(col.name, case))
+        derived = by_exact.get(names.target_identifier(col.name, case))
         candidates = [derived] if derived else by_folded.get(col.name.casefold(), [])
         if len(candidates) > 1:
             listed = ", ".join(f'"{c.name}"' for c in candidates)
