@@ -252,14 +252,12 @@ def longest_chunk_seconds(
     settings: Settings, src: SourceConfig, run_id: uuid.UUID | None
 ) -> float | None:
     """The longest completed chunk of ``run_id`` (else the source's newest run), in seconds."""
+    from snowpg.status.schema import has_snowpg_columns
     from snowpg.target import connection as pg_connection
 
     conn = pg_connection.connect(settings.postgres, src.target_pg_database, autocommit=True)
     try:
-        found = conn.execute(
-            "SELECT to_regclass('migration_status.migration_chunk_status') IS NOT NULL"
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_snowpg_columns(conn):  # none yet, or only the existing tool's schema
             return None
         if run_id is None:
             row = conn.execute(
