@@ -1,5 +1,6 @@
 """The Lambda actions on a database whose migration_status the existing tool's schema file made:
-migrate (partial, then resumed), record_failure, migrate resuming the failed run, status."""
+status and record_failure before snowpg ran (read only), migrate (partial), record_failure,
+migrate resuming the failed run, status."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def test_lambda_actions_on_their_schema(
     empty = lambda_handler({"action": "status", "source_name": "src"}, None)
     assert empty["statusCode"] == 200, empty
     assert empty["body"]["run_id"] is None
+    theirs = {
+        "action": "record_failure", "source_name": "src", "run_id": existing.THEIR_RUN,
+        "execution": "old", "failure": {"error": {"Error": "States.Timeout", "Cause": "x"}},
+    }  # fmt: skip
+    untouched = lambda_handler(theirs, None)
+    assert untouched["statusCode"] == 200 and untouched["body"]["recorded"] is False, untouched
     assert existing.snapshot(pg_dsn) == before
 
     # 2.5 s with a 1 s buffer cannot copy six chunks of >= 0.4 s: the first call is partial.
@@ -92,3 +99,15 @@ def test_lambda_actions_on_their_schema(
     after = existing.snapshot(pg_dsn)
     assert after["their_run"] == before["their_run"]
     assert after["views"] == before["views"] and after["constraints"] == before["constraints"]
+
+    # On the upgraded schema too, a run of the existing tool (here one it left running) is
+    # never marked by snowpg.
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "UPDATE migration_status.migration_runs SET status = 'running', completed_at = NULL"
+            " WHERE run_id = %s",
+            (existing.THEIR_RUN,),
+        )
+    left = lambda_handler(theirs, None)
+    assert left["statusCode"] == 200 and left["body"]["recorded"] is False, left
+    assert _run(pg_dsn, existing.THEIR_RUN) == ("running", None)
