@@ -82,6 +82,23 @@ def test_upgrade_keeps_their_constraints_indexes_comments_views_and_rows(pg_dsn:
         ).fetchall() == [("PAYERS", "completed", 100)]
 
 
+def test_serve_lists_no_run_before_the_upgrade_and_theirs_without_source_after(
+    pg_dsn: str,
+) -> None:
+    from snowpg.observe.server import recent_runs
+
+    existing.apply_ddl(pg_dsn)
+    existing.add_their_run(pg_dsn)
+    with psycopg.connect(pg_dsn) as conn:
+        assert recent_runs(conn, 10) == []  # read only: no UndefinedColumn, nothing upgraded
+        assert not is_current(conn)
+        ensure_schema(conn)
+        listed = recent_runs(conn, 10)
+    assert [(r["run_id"], r["source_name"], r["status"]) for r in listed] == [
+        (existing.THEIR_RUN, None, "completed")
+    ]
+
+
 def test_their_file_runs_again_on_the_upgraded_schema(pg_dsn: str) -> None:
     existing.apply_ddl(pg_dsn)
     with psycopg.connect(pg_dsn) as conn:
