@@ -410,7 +410,7 @@ def _is_prepared(table: TableConfig, prepared: set[str]) -> bool:
 
 
 def _find_run(admin: Any, source: SourceConfig, options: MigrateOptions) -> RunRow | None:
-    if not status_report.has_status_schema(admin):
+    if not status_schema.upgrade_if_present(admin):
         return None
     if options.resume_run_id is not None:
         run = store.get_run(admin, options.resume_run_id)

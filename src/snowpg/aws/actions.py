@@ -179,6 +179,7 @@ def record_failure(
 ) -> dict[str, Any]:
     """Mark the run of a failed Step Functions execution failed, keeping an earlier message."""
     from snowpg.status import store
+    from snowpg.status.schema import has_snowpg_columns
     from snowpg.target import connection as pg_connection
 
     state = request.failure or {}
@@ -189,12 +190,15 @@ def record_failure(
         return {"status": "completed", "recorded": False, "message": message, "run_id": None}
     conn = pg_connection.connect(settings.postgres, sources[0].target_pg_database)
     try:
-        run = store.get_run(conn, run_id)
+        # A schema only the existing tool's file made has no snowpg run to mark.
+        run = store.get_run(conn, run_id) if has_snowpg_columns(conn) else None
         conn.commit()
         recorded = False
-        # The engine's own message (e.g. which tables failed) is the better one: keep it.
+        # The engine's own message (e.g. which tables failed) is the better one: keep it. A run
+        # without source_name is the existing tool's: left as it recorded it.
         keep = (
             run is None
+            or run.source_name is None
             or run.status == "completed"
             or bool(run.status == "failed" and run.error_message)
         )
@@ -252,14 +256,12 @@ def longest_chunk_seconds(
     settings: Settings, src: SourceConfig, run_id: uuid.UUID | None
 ) -> float | None:
     """The longest completed chunk of ``run_id`` (else the source's newest run), in seconds."""
+    from snowpg.status.schema import has_snowpg_columns
     from snowpg.target import connection as pg_connection
 
     conn = pg_connection.connect(settings.postgres, src.target_pg_database, autocommit=True)
     try:
-        found = conn.execute(
-            "SELECT to_regclass('migration_status.migration_chunk_status') IS NOT NULL"
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_snowpg_columns(conn):  # none yet, or only the existing tool's schema
             return None
         if run_id is None:
             row = conn.execute(

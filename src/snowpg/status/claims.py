@@ -230,8 +230,8 @@ def complete_chunk(
         conn,
         q(
             "UPDATE {chunks} SET status = 'completed', rows_copied = %(rows)s,"
-            " bytes_copied = %(bytes)s, duration_seconds = %(secs)s,"
-            " completed_at = LOCALTIMESTAMP, error_message = NULL,{clear_lease}"
+            " bytes_copied = %(bytes)s, duration_seconds = %(secs)s, error_message = NULL,"
+            " completed_at = greatest(LOCALTIMESTAMP, started_at),{clear_lease}"
             " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
             " RETURNING 1 AS ok"
         ),

@@ -19,7 +19,7 @@ from psycopg.sql import Composed
 
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError
-from snowpg.status.schema import q
+from snowpg.status.schema import has_snowpg_columns, q
 from snowpg.target import connection as pg_connection
 
 # "Current" throughput is measured over the chunks completed in this many seconds.
@@ -125,11 +125,10 @@ def parse_run_id(run: str | None) -> uuid.UUID | None:
 
 
 def has_status_schema(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute(
-        "SELECT to_regclass('migration_status.migration_runs') IS NOT NULL"
-    ).fetchone()
+    """True when migration_status can hold snowpg's runs (see schema.has_snowpg_columns)."""
+    found = has_snowpg_columns(conn)
     conn.rollback()
-    return bool(row and row[0])
+    return found
 
 
 def read_status(

@@ -2,12 +2,14 @@
 
 The DDL lives in ``schema.sql`` (package data). Its first part is the seed's contract (three
 tables, three indexes) with ``IF NOT EXISTS`` added; snowpg's additions follow, additive only.
+The views come from :mod:`snowpg.status.views`, beside views of the same names another tool made.
 
 Two processes starting at once both serialise on a transaction-level advisory lock, so the
 ``CREATE ... IF NOT EXISTS`` statements never race on the catalog. When everything is already in
 place the script is not run at all: ``ALTER TABLE`` takes an ACCESS EXCLUSIVE lock even when it
 changes nothing, and would queue behind (and then block) every worker holding a chunk row lock
-in a long COPY transaction of another run.
+in a long COPY transaction of another run. For the same reason a schema whose tables are current
+but whose views are not gets only its views.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from snowpg.status import views
 from snowpg.status.rows import TableKey
 
 log = logging.getLogger("snowpg.status.schema")
 
 SCHEMA = "migration_status"
-SCHEMA_VERSION = "snowpg status schema v2"
+SCHEMA_VERSION = f"{views.MARKER_PREFIX} v3"
 
 # Two-int4 advisory keys live in a key space apart from the single-bigint keys the engine uses
 # per source, so they cannot collide. 0x736E6F77 is "snow".
 ADVISORY_KEY = (0x736E6F77, 1)
 
-# Columns snowpg adds to the seed's tables; their presence (with the version marker) proves the
-# script has run to the end.
+# Columns snowpg adds to the seed's tables; the script runs in one transaction, so their presence
+# (with the indexes) proves it ran to the end.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "migration_runs": ("source_name", "heartbeat_at"),
     "migration_table_status": (
@@ -65,7 +68,6 @@ INDEXES = (
     "idx_chunk_status_claim",
     "idx_migration_runs_source",
 )
-VIEWS = ("v_active_migrations", "v_table_progress")
 
 
 def schema_sql() -> bytes:
@@ -73,8 +75,26 @@ def schema_sql() -> bytes:
     return resources.files("snowpg.status").joinpath("schema.sql").read_bytes()
 
 
-def is_current(conn: psycopg.Connection[Any]) -> bool:
-    """True when every table, column, index and view of this schema version exists."""
+def present(conn: psycopg.Connection[Any]) -> bool:
+    """True when ``migration_status.migration_runs`` exists (made by snowpg or by hand)."""
+    cur = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.migration_runs",))
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def has_snowpg_columns(conn: psycopg.Connection[Any]) -> bool:
+    """True when the runs table has snowpg's ``source_name``: snowpg has upgraded the schema at
+    least once, so it can hold snowpg's runs. A schema only the existing tool's file made has
+    none."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+        " AND table_name = 'migration_runs' AND column_name = 'source_name')",
+        (SCHEMA,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _tables_current(conn: psycopg.Connection[Any]) -> bool:
     pairs = [(t, c) for t, cols in ADDED_COLUMNS.items() for c in cols]
     row = conn.execute(
         """
@@ -86,24 +106,21 @@ def is_current(conn: psycopg.Connection[Any]) -> bool:
                 AND (c.relname || '.' || a.attname) = ANY(%(columns)s)),
             (SELECT count(*) FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = %(schema)s AND c.relname = ANY(%(relations)s)),
-            (SELECT obj_description(c.oid, 'pg_class') FROM pg_class c
-               JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = %(schema)s AND c.relname = 'v_table_progress')
+              WHERE n.nspname = %(schema)s AND c.relname = ANY(%(relations)s))
         """,
         {
             "schema": SCHEMA,
             "columns": [f"{t}.{c}" for t, c in pairs],
-            "relations": [*ADDED_COLUMNS, *INDEXES, *VIEWS],
+            "relations": [*ADDED_COLUMNS, *INDEXES],
         },
     ).fetchone()
     assert row is not None
-    n_columns, n_relations, marker = row
-    return bool(
-        n_columns == len(pairs)
-        and n_relations == len(ADDED_COLUMNS) + len(INDEXES) + len(VIEWS)
-        and marker == SCHEMA_VERSION
-    )
+    return bool(row[0] == len(pairs) and row[1] == len(ADDED_COLUMNS) + len(INDEXES))
+
+
+def is_current(conn: psycopg.Connection[Any]) -> bool:
+    """True when every table, column, index and view of this schema version exists."""
+    return _tables_current(conn) and not views.pending(conn, SCHEMA_VERSION)
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
@@ -118,13 +135,34 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
             return
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", ADVISORY_KEY)
         # Another process may have finished the script while this one waited for the lock.
-        if not is_current(conn):
+        if not _tables_current(conn):
             conn.execute(schema_sql())
             log.info("created or upgraded the %s schema (%s)", SCHEMA, SCHEMA_VERSION)
+        kept = views.ensure_views(conn, SCHEMA_VERSION)
+        if kept:
+            log.info(
+                "left the existing view(s) %s of %s as they are; snowpg's views are %s",
+                ", ".join(kept),
+                SCHEMA,
+                ", ".join(v.own_name for v in views.VIEWS),
+            )
         conn.commit()
     except BaseException:
         rollback_quietly(conn)
         raise
+
+
+def upgrade_if_present(conn: psycopg.Connection[Any]) -> bool:
+    """Bring an existing ``migration_status`` (snowpg's of an older version, or one made from
+    the existing tool's DDL) up to date before anything reads it; commits. Creates nothing on a
+    database without one, and returns whether there is one."""
+    try:
+        found = present(conn)
+    finally:
+        rollback_quietly(conn)
+    if found:
+        ensure_schema(conn)
+    return found
 
 
 # Query helpers shared by store.py and claims.py -------------------------------------------

@@ -1,6 +1,10 @@
 -- snowpg status schema. The three tables and three indexes are the seed's DDL unchanged (plus
--- IF NOT EXISTS); snowpg's own columns, index and views are added after them, additively, so a
--- schema created by hand from the seed's script is upgraded in place and never rewritten.
+-- IF NOT EXISTS); snowpg's own columns and indexes are added after them, additively, so a
+-- schema created by hand from the seed's script is upgraded in place and never rewritten. What
+-- the existing tool's schema file adds (CHECKs on the status words and on completed_at >=
+-- started_at, indexes, comments, views) is kept: snowpg writes only values those CHECKs allow,
+-- and completed_at as greatest(LOCALTIMESTAMP, started_at), so sessions with different TimeZone
+-- settings never write a completion before its start.
 -- Times are TIMESTAMP without zone, written as LOCALTIMESTAMP like the seed's CURRENT_TIMESTAMP
 -- defaults: the server's local time. Only lease_expires_at is UTC (see its comment).
 -- Run by snowpg.status.schema.ensure_schema inside one transaction under an advisory lock.
@@ -113,73 +117,5 @@ CREATE INDEX IF NOT EXISTS idx_chunk_status_claim
 CREATE INDEX IF NOT EXISTS idx_migration_runs_source
     ON migration_status.migration_runs(source_name, started_at DESC);
 
-CREATE OR REPLACE VIEW migration_status.v_active_migrations AS
-SELECT
-    r.run_id,
-    r.source_name,
-    r.status,
-    r.started_at,
-    LOCALTIMESTAMP - r.started_at AS duration,
-    coalesce(t.total_tables, 0) AS total_tables,
-    coalesce(t.tables_in_progress, 0) AS tables_in_progress,
-    coalesce(t.tables_failed, 0) AS tables_failed,
-    coalesce(c.chunks_total, 0) AS chunks_total,
-    coalesce(c.chunks_completed, 0) AS chunks_completed,
-    coalesce(c.chunks_in_progress, 0) AS chunks_in_progress,
-    coalesce(c.chunks_failed, 0) AS chunks_failed,
-    coalesce(c.rows_copied, 0) AS rows_copied
-FROM migration_status.migration_runs r
-LEFT JOIN LATERAL (
-    SELECT
-        count(*) AS total_tables,
-        count(*) FILTER (WHERE ts.status = 'in_progress') AS tables_in_progress,
-        count(*) FILTER (WHERE ts.status = 'failed') AS tables_failed
-    FROM migration_status.migration_table_status ts
-    WHERE ts.run_id = r.run_id
-) t ON true
-LEFT JOIN LATERAL (
-    SELECT
-        count(*) AS chunks_total,
-        count(*) FILTER (WHERE cs.status = 'completed') AS chunks_completed,
-        count(*) FILTER (WHERE cs.status = 'in_progress') AS chunks_in_progress,
-        count(*) FILTER (WHERE cs.status = 'failed') AS chunks_failed,
-        sum(cs.rows_copied) FILTER (WHERE cs.status = 'completed') AS rows_copied
-    FROM migration_status.migration_chunk_status cs
-    WHERE cs.run_id = r.run_id
-) c ON true
-WHERE r.status IN ('running', 'partial');
-
-CREATE OR REPLACE VIEW migration_status.v_table_progress AS
-SELECT
-    t.run_id,
-    t.source_name,
-    t.source_database || '.' || t.source_schema || '.' || t.source_table AS source,
-    t.target_database || '.' || t.target_schema || '.' || t.target_table AS target,
-    t.status,
-    coalesce(t.total_chunks, 0) AS total_chunks,
-    coalesce(c.completed_chunks, 0) AS completed_chunks,
-    coalesce(c.failed_chunks, 0) AS failed_chunks,
-    coalesce(c.in_progress_chunks, 0) AS in_progress_chunks,
-    CASE
-        WHEN coalesce(t.total_chunks, 0) = 0 THEN
-            CASE WHEN t.status = 'completed' THEN 100.0 ELSE 0.0 END
-        ELSE round(100.0 * coalesce(c.completed_chunks, 0) / t.total_chunks, 1)
-    END::numeric(4, 1) AS completion_pct,
-    coalesce(t.total_rows_copied, 0) AS total_rows_copied,
-    t.estimated_rows,
-    t.started_at,
-    t.completed_at,
-    coalesce(t.completed_at, LOCALTIMESTAMP) - t.started_at AS duration
-FROM migration_status.migration_table_status t
-LEFT JOIN LATERAL (
-    SELECT
-        count(*) FILTER (WHERE cs.status = 'completed') AS completed_chunks,
-        count(*) FILTER (WHERE cs.status = 'failed') AS failed_chunks,
-        count(*) FILTER (WHERE cs.status = 'in_progress') AS in_progress_chunks
-    FROM migration_status.migration_chunk_status cs
-    WHERE (cs.run_id, cs.source_database, cs.source_schema, cs.source_table)
-        = (t.run_id, t.source_database, t.source_schema, t.source_table)
-) c ON true;
-
--- ensure_schema skips all of the above when this marker and every object are present.
-COMMENT ON VIEW migration_status.v_table_progress IS 'snowpg status schema v2';
+-- The views (snowpg.status.views) are created after this script, beside any view of the same
+-- name another tool made.

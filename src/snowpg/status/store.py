@@ -158,7 +158,7 @@ def set_run_status(
             q(
                 "UPDATE {runs} r SET status = %(status)s::text, error_message = %(error)s,"
                 " completed_at = CASE WHEN %(status)s::text IN ('completed', 'failed')"
-                "   THEN LOCALTIMESTAMP END,"
+                "   THEN greatest(LOCALTIMESTAMP, r.started_at) END,"
                 " heartbeat_at = LOCALTIMESTAMP,"
                 " total_tables = s.total, completed_tables = s.completed,"
                 " failed_tables = s.failed, total_rows_copied = s.rows"
@@ -366,7 +366,7 @@ def set_table_status(
             " started_at = CASE WHEN %(status)s::text = 'in_progress'"
             "   THEN coalesce(started_at, LOCALTIMESTAMP) ELSE started_at END,"
             " completed_at = CASE WHEN %(status)s::text IN ('completed', 'skipped')"
-            "   THEN coalesce(completed_at, LOCALTIMESTAMP) END"
+            "   THEN coalesce(completed_at, greatest(LOCALTIMESTAMP, started_at)) END"
             " WHERE {table_where}"
         ),
         {**key_params(key), "status": status, "error": clip(error_message)},
@@ -402,7 +402,7 @@ def finish_table(conn: Conn, key: TableKey) -> TableRow:
             "   WHEN s.done = s.total THEN 'completed'"
             "   WHEN s.open = 0 AND s.failed > 0 THEN 'failed' ELSE t.status END,"
             " completed_at = CASE WHEN t.status IN ('pending', 'in_progress') AND s.done = s.total"
-            "   THEN LOCALTIMESTAMP ELSE t.completed_at END"
+            "   THEN greatest(LOCALTIMESTAMP, t.started_at) ELSE t.completed_at END"
             " FROM s WHERE {table_where} RETURNING t.*"
         ),
         kp,
