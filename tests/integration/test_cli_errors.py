@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from snowpg import __version__
+from snowpg.demo.servers import StandinServer
 from tests.fixtures.migration import count_rows, create_mixed_table, make_config, write_config
 
 SNOWPG = str(Path(sys.executable).parent / "snowpg")
@@ -101,6 +102,7 @@ def test_ctrl_c_during_migrate_hands_the_chunks_back_and_the_rerun_completes(
     pg_dsn: str,
     server_env: dict[str, str],
     tmp_path: Path,
+    fakesnow_server: object,
 ) -> None:
     rows = 40_000
     create_mixed_table(sf_conn, "ORDERS", rows)
@@ -108,6 +110,9 @@ def test_ctrl_c_during_migrate_hands_the_chunks_back_and_the_rerun_completes(
         tmp_path / "config.json",
         make_config(sf_database, pg_database, [{"source": "ORDERS"}], batch_size=500),
     )
+    if isinstance(fakesnow_server, StandinServer):
+        # 0.1 s more per query, so a loaded machine cannot finish the run before the Ctrl-C
+        fakesnow_server.control(execution_s=0.1)
     proc = subprocess.Popen(
         [SNOWPG, "migrate", "--config", str(cfg)],
         env={**os.environ, **server_env, "PYTHONUNBUFFERED": "1"},
@@ -130,6 +135,8 @@ def test_ctrl_c_during_migrate_hands_the_chunks_back_and_the_rerun_completes(
     finally:
         if proc.poll() is None:
             proc.kill()
+        if isinstance(fakesnow_server, StandinServer):
+            fakesnow_server.control(reset=True)
     assert proc.returncode == 130, out + err
     assert err.strip().splitlines()[-1] == INTERRUPTED, err
     states = _chunk_states(pg_dsn)

@@ -104,4 +104,4 @@ def test_status_before_any_run_and_with_a_bad_run_id(
         wait_for(lambda: log.read_text().count("no run recorded") >= 2, 30, "two refreshes")
     finally:
         watch.send_signal(signal.SIGINT)
-    assert watch.wait(10) == 0, log.read_text()
+    assert watch.wait(30) == 0, log.read_text()  # once timed out at 10 s on a loaded machine
