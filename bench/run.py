@@ -11,35 +11,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from bench import ceilings, procs, schema
+from bench import ceilings, procs, report, schema
+from bench.report import Row, load, machine
+from bench.server_spec import Server, parse_servers, parse_setting
 from snowpg.config.schema import Settings
 from snowpg.demo import servers
 
 DATABASE = "BENCHDB"
 PG_DATABASE = "snowpg_bench"
-
-
-@dataclass
-class Row:
-    name: str
-    rows: int
-    seconds: float
-    rss_mb: float | None = None
-    cpu_s: float | None = None
-    note: str = ""
 
 
 class Bench:
@@ -50,6 +40,7 @@ class Bench:
         self.fake: servers.FakesnowServer | None = None
         self.pg: servers.LocalPostgres | None = None
         self.bytes_per_row = 0.0
+        self.server = Server("", latency=args.latency, plain=args.plain_fakesnow)
 
     # servers ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -70,10 +61,10 @@ class Bench:
         if self.fake is not None:
             self.fake.stop()
         self.fake = servers.start_snowflake(
-            self.work / "fakesnow",
-            plain=getattr(self.args, "plain_fakesnow", False) or None,
-            latency_s=getattr(self.args, "latency", None),
+            self.work / "fakesnow", plain=self.server.plain or None, latency_s=self.server.latency
         )
+        if isinstance(self.fake, servers.StandinServer):
+            self.fake.control(**self.server.control(self.args.standin_chunk_mb))
         self.generate()
 
     def stop(self) -> None:
@@ -151,12 +142,22 @@ class Bench:
         self.add(Row("sink: ADBC binary COPY", timed.rows, timed.seconds, note=timed.note))
         del tables
 
+    def standin_stats(self) -> dict[str, int]:
+        return self.fake.stats() if isinstance(self.fake, servers.StandinServer) else {}
+
     def snowpg(
-        self, label: str, threads: int, batch: int, processes: int = 1, profile: bool = False
+        self,
+        label: str,
+        threads: int,
+        batch: int,
+        processes: int = 1,
+        profile: bool = False,
+        max_mb: float | None = None,
     ) -> None:
         self.restart_fakesnow()
+        label = self.server.prefix + label
         name = f"{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}_{int(time.time())}"
-        config = {
+        config: dict[str, Any] = {
             "parallel_threads": threads,
             "batch_size": batch,
             "sources": [
@@ -170,6 +171,8 @@ class Bench:
                 }
             ],
         }
+        if max_mb is not None:
+            config["max_chunk_mb"] = max_mb
         path = self.work / f"{name}.json"
         path.write_text(json.dumps(config))
         cmd = procs.snowpg_command("migrate", "--config", str(path))
@@ -189,8 +192,10 @@ class Bench:
                 *cmd,
             ]
         busy0 = ceilings.machine_busy()
+        before = self.standin_stats()
         group = procs.run_together([cmd] * processes, self.env(), self.work / "logs", name)
         cores = ceilings.cores_busy(busy0, ceilings.machine_busy())
+        after = self.standin_stats()
         if not group.ok:
             logs = ", ".join(str(p.log) for p in group.procs if p.returncode)
             raise SystemExit(f"snowpg migrate failed ({label}); see {logs}")
@@ -199,7 +204,15 @@ class Bench:
         rows = int(got[0]) if got else 0
         if rows != self.args.rows:
             raise SystemExit(f"{label}: target holds {rows} rows, expected {self.args.rows}")
-        note = f"parallel_threads={threads}, batch_size={batch}; machine: {cores:.1f} cores busy"
+        note = f"parallel_threads={threads}, batch_size={batch}"
+        if max_mb is not None:
+            note += f", max_chunk_mb={max_mb:g}"
+        if before and after:
+            note += (
+                f"; {after['queries'] - before['queries']} queries, "
+                f"{after['chunks_served'] - before['chunks_served']} result chunks downloaded"
+            )
+        note += f"; machine: {cores:.1f} cores busy"
         if processes > 1:
             note += f", {processes} processes (RSS: largest one; CPU: sum)"
         if profile:  # the figures would be py-spy's (RSS) or include it (CPU)
@@ -246,40 +259,8 @@ class Bench:
         self.results.append(row)
         self.say(f"{row.name}: {row.rows:,} rows in {row.seconds:.2f}s {row.note}")
 
-    # report ----------------------------------------------------------------------------
-    def ceiling_rate(self) -> float:
-        src = [r for r in self.results if r.name.startswith("source ceiling")]
-        snk = [r for r in self.results if r.name.startswith("sink ceiling")]
-        rates = [r.rows / r.seconds for r in src + snk if r.seconds > 0]
-        return min(rates) if len(rates) == 2 else math.nan
-
     def table(self) -> str:
-        ceiling = self.ceiling_rate()
-        mb = self.bytes_per_row / 1e6
-        lines = [
-            "| measurement | rows/s | MB/s | x ceiling | peak RSS MB | CPU s/M rows | notes |",
-            "|---|---:|---:|---:|---:|---:|---|",
-        ]
-        for r in self.results:
-            rate = r.rows / r.seconds if r.seconds > 0 else math.nan
-            rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else ""
-            cpu = f"{r.cpu_s / (r.rows / 1e6):.2f}" if r.cpu_s is not None else ""
-            lines.append(
-                f"| {r.name} | {rate:,.0f} | {rate * mb:.1f} | {rate / ceiling:.2f} | {rss} | "
-                f"{cpu} | {r.note} |"
-            )
-        return "\n".join(lines)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+        return report.table(self.results, self.bytes_per_row)
 
 
 # sitecustomize that hides pandas from snowpg processes, as in a user's install (see its docstring).
@@ -299,8 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plain-fakesnow", action="store_true", help="bare fakesnow, no stand-in")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="snowpg's default")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="snowpg's default")
-    p.add_argument("--tuned", default="2x50000", help="tuned setting, THREADSxBATCH")
-    p.add_argument("--sweep", default="", help="more settings to run: THREADSxBATCH,...")
+    p.add_argument("--tuned", default="2x50000", help="tuned setting, THREADSxBATCH[xMAX_CHUNK_MB]")
+    p.add_argument("--sweep", default="", help="more settings: THREADSxBATCH[xMAX_CHUNK_MB],...")
+    p.add_argument(
+        "--servers",
+        default="",
+        help="run the snowpg rows on each: fakesnow,standin,standin@0.2 (latency s)",
+    )
+    p.add_argument("--standin-chunk-mb", type=float, help="stand-in result chunk size (MiB)")
+    p.add_argument("--skip-ceilings", action="store_true")
     p.add_argument("--pandas-rows", type=int, default=200_000, help="rows for the pandas baseline")
     p.add_argument("--executemany-rows", type=int, default=50_000)
     p.add_argument("--scale", default="1,2,4", help="process counts for scale-out ('' to skip)")
@@ -315,31 +303,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
     bench = Bench(args)
-    steps: list[Callable[[], None]] = [bench.ceilings]
-    steps.append(lambda: bench.snowpg("snowpg default", args.threads, args.batch_size))
+    first = bench.server
+    steps: list[tuple[Server, Callable[[], None]]] = []
+    if not args.skip_ceilings:
+        steps.append((first, bench.ceilings))
+    run = bench.snowpg
+    for server in parse_servers(args.servers) or [first]:
+        steps.append((server, partial(run, "snowpg default", args.threads, args.batch_size)))
+        t, b, m = parse_setting(args.tuned)
+        steps.append((server, partial(run, "snowpg tuned", t, b, max_mb=m)))
+        for setting in [x for x in args.sweep.split(",") if x.strip()]:
+            st, sb, mb = parse_setting(setting)
+            steps.append((server, partial(run, f"snowpg {setting.strip()}", st, sb, max_mb=mb)))
     if args.profile:
         steps.append(
-            lambda: bench.snowpg("profiled (py-spy)", args.threads, args.batch_size, profile=True)
+            (first, partial(run, "profiled (py-spy)", args.threads, args.batch_size, profile=True))
         )
-    t, b = (int(x) for x in args.tuned.split("x"))
-    steps.append(lambda: bench.snowpg("snowpg tuned", t, b))
-    for setting in [x for x in args.sweep.split(",") if x.strip()]:
-        st, sb = (int(x) for x in setting.split("x"))
-        steps.append(lambda st=st, sb=sb: bench.snowpg(f"snowpg {st}x{sb}", st, sb))
     if not args.skip_baselines:
-        steps.append(lambda: bench.baseline("pandas", args.pandas_rows))
-        steps.append(lambda: bench.baseline("executemany", args.executemany_rows))
+        steps.append((first, partial(bench.baseline, "pandas", args.pandas_rows)))
+        steps.append((first, partial(bench.baseline, "executemany", args.executemany_rows)))
     for n in [int(x) for x in args.scale.split(",") if x.strip()]:
-        steps.append(
-            lambda n=n: bench.snowpg(f"scale-out {n} proc", args.threads, args.batch_size, n)
-        )
+        label = f"scale-out {n} proc"
+        steps.append((first, partial(run, label, args.threads, args.batch_size, n)))
     print(f"snowpg benchmark, {args.rows:,} rows; {machine()}; {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"load average at start: {load()}")
     try:
         bench.start()
-        for step in steps:
+        for server, step in steps:
+            bench.server = server
             step()
     finally:
         bench.stop()
+    print(f"load average at end: {load()}")
     print(f"\nbytes per row (Arrow, in memory): {bench.bytes_per_row:.0f}")
     print("x ceiling = rows/s divided by min(source ceiling, sink ceiling)\n")
     print(bench.table())

@@ -77,3 +77,18 @@ def test_as_installed_hides_pandas_from_snowpg_processes() -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "hidden"
+
+
+def test_server_and_setting_specs() -> None:
+    import pytest
+    from bench.server_spec import parse_servers, parse_setting
+
+    fake, zero, slow = parse_servers("fakesnow, standin,standin@0.2")
+    assert fake.control(2) == {"reshape": False} and fake.latency == 0.0
+    assert zero.latency == 0.0 and zero.control(2) == {"chunk_bytes": 2 * 2**20}
+    assert slow.latency == 0.2 and slow.prefix == "stand-in 200 ms: "
+    assert zero.control(None) == {}
+    with pytest.raises(SystemExit):
+        parse_servers("snowflake")
+    assert parse_setting("4x20000") == (4, 20000, None)
+    assert parse_setting("4x100000x32") == (4, 100000, 32.0)

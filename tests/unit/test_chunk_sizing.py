@@ -36,3 +36,16 @@ def test_row_width_query_samples_variable_columns_under_the_filter() -> None:
         '(SELECT "Doc Body" FROM "DB"."S"."T" WHERE (region = \'EU\' AND x LIKE \'a%%\') '
         "AND (TRUE) LIMIT 1000) AS SAMPLED"
     )
+
+
+def test_memory_bound_uses_the_smaller_of_chunk_and_result_chunk() -> None:
+    from snowpg.plan.sizing import BASE_RSS_MB, PIECE_FACTOR, WORKER_MB, peak_rss_bound_mb
+
+    inline = peak_rss_bound_mb(4, 20_000, 250.0, 8)  # 5 MB chunks, one piece each
+    assert inline == BASE_RSS_MB + 6 * (WORKER_MB + 5.0 * PIECE_FACTOR)
+    assert peak_rss_bound_mb(4, 20_000, 250.0, 8, 1e6) == BASE_RSS_MB + 6 * (
+        WORKER_MB + PIECE_FACTOR
+    )
+    assert peak_rss_bound_mb(4, 20_000, 250.0, 8, 64e6) == inline  # result chunk > chunk
+    capped = peak_rss_bound_mb(1, 10**6, 250.0, 8)  # max_chunk_mb caps the piece at 8 MiB
+    assert capped == BASE_RSS_MB + 3 * (WORKER_MB + 8 * MIB / 1e6 * PIECE_FACTOR)

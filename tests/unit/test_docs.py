@@ -59,12 +59,14 @@ def test_quoted_slice_size_is_the_writers_slice_rows() -> None:
 
 
 def test_every_memory_formula_quotes_the_same_base() -> None:
+    from snowpg.plan.sizing import BASE_RSS_MB
+
     bases = []
     for doc in DOC_FILES:
-        for m in re.finditer(r"(\d+) MB \+ parallel_threads", doc.read_text()):
+        for m in re.finditer(r"(\d+) MB \+ \(?parallel_threads", doc.read_text()):
             bases.append((doc.name, int(m.group(1))))
     assert {d for d, _ in bases} >= {"design.md", "OPTIMIZATION.md", "benchmarks.md"}, bases
-    assert len({n for _d, n in bases}) == 1, bases
+    assert {n for _d, n in bases} == {BASE_RSS_MB}, bases
 
 
 def test_configuration_defaults_quoted_in_the_docs_are_the_codes() -> None:

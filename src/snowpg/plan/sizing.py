@@ -95,3 +95,38 @@ def plan_chunk_rows(
             max_chunk_mb,
         )
     return sized
+
+
+# docs/OPTIMIZATION.md "Memory formula" quotes these four numbers (fitted as an upper bound to
+# bench/memory.py and bench/run.py measurements with connector 5.2.0);
+# tests/integration/test_memory_bound.py holds the doc and a measured peak to them.
+BASE_RSS_MB = 145.0  # interpreter and imports of a production install
+EXTRA_WORKERS = 2  # memory that does not shrink with fewer workers (one worker costs ~3 shares)
+WORKER_MB = 8.0  # per share, whatever the chunk: encode slices, buffers, connections
+PIECE_FACTOR = 10.0  # copies of the largest piece of a result the connector holds at once
+
+
+def chunk_bytes(batch_size: int, row_bytes: float, max_chunk_mb: float) -> float:
+    """A chunk's Arrow bytes: ``min(batch_size x row_bytes, max_chunk_mb MiB)``."""
+    return min(batch_size * row_bytes, max_chunk_mb * MIB)
+
+
+def peak_rss_bound_mb(
+    parallel_threads: int,
+    batch_size: int,
+    row_bytes: float,
+    max_chunk_mb: float,
+    result_chunk_bytes: float | None = None,
+) -> float:
+    """The memory formula, in MB:
+    ``BASE_RSS_MB + (threads + EXTRA_WORKERS) x (WORKER_MB + piece MB x PIECE_FACTOR)``.
+
+    The piece is the chunk, or the service's result chunk when smaller (the reader decodes a
+    downloaded result batch by batch); ``None`` means the whole result arrives in one piece, the
+    worst case and fakesnow's way.
+    """
+    piece = chunk_bytes(batch_size, row_bytes, max_chunk_mb)
+    if result_chunk_bytes is not None:
+        piece = min(piece, result_chunk_bytes)
+    shares = parallel_threads + EXTRA_WORKERS
+    return BASE_RSS_MB + shares * (WORKER_MB + piece / 1e6 * PIECE_FACTOR)

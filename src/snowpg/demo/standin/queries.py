@@ -176,7 +176,7 @@ class QueryRunner:
                 p for p in data.get("parameters") or [] if p.get("name") != "TIMEZONE"
             ] + [{"name": "TIMEZONE", "value": tz}]
         rowset = data.get("rowsetBase64")
-        if data.get("queryResultFormat") != "arrow" or not rowset:
+        if data.get("queryResultFormat") != "arrow" or not rowset or not self.settings.reshape:
             return answer
         table = from_ipc(base64.b64decode(rowset))
         fmt = str(self.effective(token, "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT") or "ARROW")

@@ -25,6 +25,9 @@ class StandinSettings:
     execution_s: float = 0.0  # per query that returns rows: extra execution time
     time_scale: float = 1.0  # real seconds per simulated second
     chunk_bytes: int = 8 * 1024 * 1024  # a result chunk's size (fakesnow's encoding)
+    # False: pass fakesnow's answers on as they are (one inline rowset, its own encodings), so a
+    # connector that needs the login fields the stand-in adds (5.x) can still read them
+    reshape: bool = True
     in_progress_after_s: float = IN_PROGRESS_AFTER_S
     # account-level parameter defaults, applied to every session that does not set them
     account_parameters: dict[str, Any] = field(default_factory=dict)
