@@ -277,7 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--latency", type=float, default=None, help="stand-in per-query compile+queue seconds"
     )
-    p.add_argument("--plain-fakesnow", action="store_true", help="bare fakesnow, no stand-in")
+    p.add_argument(
+        "--plain-fakesnow",
+        action="store_true",
+        help="bare fakesnow, no stand-in (needs connector 4.x: 5.x cannot log in to it; "
+        "--servers fakesnow gives fakesnow's answers unchanged through the stand-in)",
+    )
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="snowpg's default")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="snowpg's default")
     p.add_argument("--tuned", default="2x50000", help="tuned setting, THREADSxBATCH[xMAX_CHUNK_MB]")
