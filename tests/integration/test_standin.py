@@ -21,7 +21,7 @@ import pytest
 from snowpg.demo.servers import StandinServer
 from snowpg.demo.standin.encode import encode_batch, split_rows
 from snowpg.source.connection import connection_params, connector_major
-from snowpg.source.reader import read_chunk
+from snowpg.source.reader import read_chunk, run_all, run_dicts
 from tests.fixtures.migration import (
     MIXED_SOURCE_COLS,
     MIXED_TARGET_COLS,
@@ -117,6 +117,15 @@ def test_negative_small_ints_in_a_later_chunk(standin: StandinServer, sf_databas
     q = "SELECT A, M FROM W ORDER BY ID"
     got = [(r["A"], r["M"]) for b in read_chunk(conn, q, None) for r in b.to_pylist()]
     assert got == [(12345, Decimal("123.45")), (-1, Decimal("-0.01")), (-128, Decimal("-1.28"))]
+    # Planning and verification queries read rows the same way (run_all / run_dicts).
+    before = standin.stats()["chunks_served"]
+    assert run_all(conn, q) == [
+        (12345, Decimal("123.45")),
+        (-1, Decimal("-0.01")),
+        (-128, Decimal("-1.28")),
+    ]
+    assert [d["a"] for d in run_dicts(conn, q)] == [12345, -1, -128]
+    assert standin.stats()["chunks_served"] - before == 4  # two downloaded chunks per query
     if connector_major() >= 5:
         cur.execute(q)
         assert [r[0] for r in cur.fetchall()] == [12345, 255, 128]  # the connector's bug
