@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 COLUMNS: list[tuple[str, str, str]] = [
     ("ID", "NUMBER(38,0) PRIMARY KEY", "numeric(38,0)"),
     ("N38", "NUMBER(38,0)", "numeric(38,0)"),
+    ("NBIG", "NUMBER(38,0)", "numeric(38,0)"),  # past int64, through the stand-in (NBIG_VALUES)
     ("N37", "NUMBER(37,0)", "numeric(37,0)"),
     ("N20", "NUMBER(20,0)", "numeric(20,0)"),
     ("N18", "NUMBER(18,0)", "bigint"),
@@ -56,6 +57,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("NTZ9", "TIMESTAMP_NTZ(9)", "timestamp without time zone"),
     ("LTZ", "TIMESTAMP_LTZ", "timestamp with time zone"),
     ("TZ", "TIMESTAMP_TZ", "timestamp with time zone"),
+    ("TZ3", "TIMESTAMP_TZ(3)", "timestamp with time zone"),
     ("V", "VARIANT", "jsonb"),
     ("O", "OBJECT", "jsonb"),
     ("A", "ARRAY", "jsonb"),
@@ -98,6 +100,8 @@ ROWS: list[dict[str, str]] = [
         "NTZ": "'9999-12-31 23:59:59.999999'::timestamp_ntz",
         "LTZ": "'2024-03-10 02:30:00.123456789'::timestamp_ltz",
         "TZ": "'2024-01-01 10:00:00.123456 +0200'::timestamp_tz",
+        "TZ3": "'2024-06-30 23:59:59.999 +1400'::timestamp_tz(3)",
+        "NBIG": "1",
         "V": f"parse_json('{JSON_DOC}')",
         "O": """parse_json('{"k": 1, "é": ["😀", 2.5]}')""",
         "A": """parse_json('[1, "x", null, [true]]')""",
@@ -129,6 +133,8 @@ ROWS: list[dict[str, str]] = [
         "NTZ": "'0001-01-01 00:00:00'::timestamp_ntz",
         "LTZ": "'1900-01-01 00:00:00.000001'::timestamp_ltz",
         "TZ": "'1969-12-31 23:59:59.5 -0800'::timestamp_tz",
+        "TZ3": "'0001-01-01 05:30:00 +0530'::timestamp_tz(3)",
+        "NBIG": "-1",
         "V": "parse_json('[]')",
         "O": "object_construct()",
         "A": "array_construct()",
@@ -159,6 +165,8 @@ ROWS: list[dict[str, str]] = [
         "NTZ": "'1970-01-01 00:00:00.000001'::timestamp_ntz",
         "LTZ": "'2038-01-19 03:14:08'::timestamp_ltz",
         "TZ": "'2000-02-29 23:30:00 +0530'::timestamp_tz",
+        "TZ3": "'9999-12-31 23:59:59.999 +1400'::timestamp_tz(3)",
+        "NBIG": "2",
         "V": "parse_json('\"just a string é\"')",
         "O": """parse_json('{"n": 12345678901234567890123456789012345678}')""",
         "A": "parse_json('[-0.0, 1e-300, 123456789.123456789]')",
@@ -179,6 +187,8 @@ ROWS: list[dict[str, str]] = [
         "NTZ": "'2024-02-29 12:00:00'::timestamp_ntz",
         "LTZ": "'2024-02-29 12:00:00'::timestamp_ltz",
         "TZ": "'2024-02-29 12:00:00 -1200'::timestamp_tz",
+        "TZ3": "'2024-02-29 12:00:00 -0800'::timestamp_tz(3)",
+        "NBIG": "3",
         "V": "parse_json('0')",
         "O": 'parse_json(\'{"a": {"a": {"a": "deep"}}}\')',
         # Snowflake string literals take backslash escapes: \\ reaches JSON as one backslash.
@@ -186,7 +196,7 @@ ROWS: list[dict[str, str]] = [
     },
 ]
 
-TIMESTAMP_COLUMNS = ("NTZ", "NTZ9", "LTZ", "TZ")
+TIMESTAMP_COLUMNS = ("NTZ", "NTZ9", "LTZ", "TZ", "TZ3")
 # Nanoseconds fakesnow cannot store, carried by the stand-in's side channel (docs/testing.md):
 # {epoch microseconds of the stored value: nanoseconds}. The rule snowpg applies (docs/types.md,
 # snowpg.source.timestamps.floor_to_microsecond) floors them: .123456999 -> .123456, and before
@@ -196,18 +206,50 @@ NTZ9_NANOS = {
     -1: 500,
     253402300799999999: 999,
 }
+# TIME(9) nanoseconds, keyed by the microseconds since midnight fakesnow stored.
+TM_NANOS = {
+    (23 * 3600 + 59 * 60 + 59) * 10**6 + 999999: 999,
+    (12 * 3600 + 34 * 60 + 56) * 10**6 + 123456: 789,
+}
+
+
+def _epoch_us(text: str) -> int:
+    instant = dt.datetime.fromisoformat(text)
+    return (instant - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+
+
+# TIMESTAMP_TZ offsets fakesnow drops (it stores the UTC instant), keyed by that instant: the
+# stand-in sends them in the timezone child as the service does.
+TZ_OFFSETS = {
+    "TZ": {
+        "2024-01-01 10:00:00.123456+02:00": 120,
+        "1969-12-31 23:59:59.5-08:00": -480,
+        "2000-02-29 23:30:00+05:30": 330,
+        "2024-02-29 12:00:00-12:00": -720,
+    },
+    "TZ3": {
+        "2024-06-30 23:59:59.999+14:00": 840,
+        "0001-01-01 05:30:00+05:30": 330,
+        "9999-12-31 23:59:59.999+14:00": 840,
+        "2024-02-29 12:00:00-08:00": -480,
+    },
+}
+# NUMBER(38,0) past int64: fakesnow holds the placeholder, the stand-in sends the value.
+NBIG_VALUES = {
+    1: "9" * 38,
+    -1: "-" + "9" * 38,
+    2: "9223372036854775808",
+    3: "-9223372036854775809",
+}
 JSON_COLUMNS = ("V", "O", "A")
 
 # What the fakesnow emulator cannot hold, so the matrix cannot carry it (each is proved instead by
 # tests/types/test_precision_rules.py through Arrow -> snowpg encode -> PostgreSQL):
+# (NUMBER(38,0) past int64, TIME nanoseconds and TIMESTAMP_TZ offsets, which fakesnow cannot hold
+# either, come through the stand-in's side channels above: NBIG_VALUES, TM_NANOS, TZ_OFFSETS.)
 EMULATOR_LIMITS = {
-    "NUMBER(38,0) beyond int64": "fakesnow stores NUMBER(38,0) as a 64-bit integer (Conversion "
-    "Error ... INT64 for 1e37, CAST and TO_NUMBER alike); NUMBER(37,0) and NUMBER(20,0) carry the "
-    "big integers here",
-    "nanoseconds in TIME": "fakesnow keeps TIME to microseconds (it truncates on insert); "
-    "TIMESTAMP_NTZ(9) nanoseconds come through the stand-in's side channel (NTZ9 below)",
-    "TIMESTAMP_TZ offset": "fakesnow converts TIMESTAMP_TZ to UTC on insert",
     "GEOGRAPHY": "fakesnow has no GEOGRAPHY type",
+    "VECTOR": "fakesnow has no VECTOR type; tests/unit covers the fixed-size list -> JSON text",
     "CHAR(n) length": "fakesnow's information_schema gives CHAR(5) no length (so text, not "
     "varchar(5)); tests/unit/test_typemap.py covers CHAR(n) -> varchar(n)",
 }
@@ -298,7 +340,9 @@ def _same(column: str, want: Any, got: Any) -> bool:
     return bool(want == got and (want is None or type(want) is type(got)))
 
 
+@pytest.mark.parametrize("copy_format", ["auto", "csv"])
 def test_every_type_round_trips_value_by_value(
+    copy_format: str,
     fakesnow_server: Any,
     sf_conn: Any,
     sf_database: str,
@@ -308,14 +352,27 @@ def test_every_type_round_trips_value_by_value(
     tmp_path: Path,
 ) -> None:
     _create_matrix(sf_conn)
-    fakesnow_server.control(nanos={"NTZ9": {str(k): v for k, v in NTZ9_NANOS.items()}})
+    fakesnow_server.control(
+        nanos={
+            "NTZ9": {str(k): v for k, v in NTZ9_NANOS.items()},
+            "TM": {str(k): v for k, v in TM_NANOS.items()},
+        },
+        offsets={
+            col: {str(_epoch_us(t)): m for t, m in table.items()}
+            for col, table in TZ_OFFSETS.items()
+        },
+        numbers={"NBIG": {str(k): v for k, v in NBIG_VALUES.items()}},
+    )
     cfg = write_config(
-        tmp_path / "c.json", make_config(sf_database, pg_database, [{"source": "MATRIX"}])
+        tmp_path / "c.json",
+        make_config(sf_database, pg_database, [{"source": "MATRIX", "copy_format": copy_format}]),
     )
     result = run_cli("migrate", "--config", str(cfg), env=server_env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # Every type of the matrix takes the binary COPY path; none falls back to CSV.
-    assert "instead of binary" not in result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    # With "auto" every type of the matrix takes the binary COPY path; none falls back to CSV.
+    assert "instead of binary" not in out
+    assert ("copied with CSV COPY" in out) == (copy_format == "csv")
 
     # The reference read in one chunk: connector 5.2's fetchall misreads narrowed integer chunks
     # (tests/integration/test_standin.py::test_negative_small_ints_in_a_later_chunk).
@@ -355,6 +412,23 @@ def test_every_type_round_trips_value_by_value(
     assert target[1]["NTZ9"] == dt.datetime(2024, 1, 1, 0, 0, 0, 123456)
     assert target[2]["NTZ9"] == dt.datetime(1969, 12, 31, 23, 59, 59, 999999)
     assert target[3]["NTZ9"] == dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    # What the stand-in carries past fakesnow arrived: offsets on the wire, exact big integers.
+    assert wire[1]["TZ"].utcoffset() == dt.timedelta(hours=2)
+    assert wire[3]["TZ"].utcoffset() == dt.timedelta(hours=5, minutes=30)
+    assert wire[1]["TZ3"].utcoffset() == dt.timedelta(hours=14)
+    assert wire[2]["TZ3"].utcoffset() == dt.timedelta(hours=5, minutes=30)
+    assert target[2]["TZ3"] == dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    assert target[3]["TZ3"] == dt.datetime(9999, 12, 31, 9, 59, 59, 999000, tzinfo=dt.UTC)
+    assert target[1]["TZ3"] == dt.datetime(2024, 6, 30, 9, 59, 59, 999000, tzinfo=dt.UTC)
+    assert [str(target[i]["NBIG"]) for i in (1, 2, 3, 5)] == [
+        "9" * 38,
+        "-" + "9" * 38,
+        "9223372036854775808",
+        "-9223372036854775809",
+    ]
+    # TIME(9) with nanoseconds: floored to the microsecond.
+    assert target[1]["TM"] == dt.time(23, 59, 59, 999999)
+    assert target[3]["TM"] == dt.time(12, 34, 56, 123456)
     assert fakesnow_server.stats()["queries"] > 0  # the run went through the stand-in
 
 
