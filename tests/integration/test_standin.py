@@ -10,6 +10,7 @@ queries, cancels, and account-level parameter defaults.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -360,4 +361,39 @@ def test_side_channels_carry_what_fakesnow_cannot_store(
     assert arrow[0]["TZ"] == rows[0][2] and arrow[1]["TZ"] == rows[1][2]
     assert arrow[0]["TZ3"] == rows[0][3] and arrow[1]["TZ0"] == rows[1][4]
     assert arrow[0]["BIG"] == int("9" * 38) and arrow[1]["BIG"] == -int("9" * 38)
+    conn.close()
+
+
+GEO_POINT = '{"coordinates": [-122.35, 37.55], "type": "Point"}'
+
+
+def test_declared_vector_and_geography_arrive_as_the_service_sends_them(
+    standin: StandinServer, sf_database: str
+) -> None:
+    """VECTOR(FLOAT/INT, n) and GEOGRAPHY, which fakesnow lacks, declared on VARCHAR columns:
+    the connector sees the service's types (fixed-size list; GeoJSON text) and the catalog
+    reports them."""
+    from snowpg.source.catalog import describe_table
+
+    conn = standin.connect(database=sf_database, schema="PUBLIC", arrow_number_to_decimal=True)
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE G (ID INT, VF VARCHAR, VI VARCHAR, GEO VARCHAR)")
+    cur.execute(
+        f"INSERT INTO G VALUES (1, '[1.5, -2, 0.1]', '[1, -2147483648, 2147483647]', '{GEO_POINT}'),"
+        " (2, NULL, NULL, NULL)"
+    )
+    standin.control(types={"VF": "VECTOR(FLOAT, 3)", "VI": "VECTOR(INT, 3)", "GEO": "GEOGRAPHY"})
+    q = "SELECT ID, VF, VI, GEO FROM G ORDER BY ID"
+    cur.execute(q)
+    raw = cur.get_result_batches()[0].to_arrow(connection=conn)
+    assert raw.schema.field("VF").type == pa.list_(pa.field("element", pa.float32(), False), 3)
+    assert raw.schema.field("VI").type.value_type == pa.int32()
+    rows = run_all(conn, q)
+    assert rows[0][1] == [1.5, -2.0, float(pa.scalar(0.1, pa.float32()).as_py())]
+    assert rows[0][2] == [1, -(2**31), 2**31 - 1]
+    assert json.loads(rows[0][3]) == json.loads(GEO_POINT)
+    assert rows[1][1:] == (None, None, None)
+    assert [d[1] for d in cur.execute(q).description][1:] == [16, 16, 14]  # VECTOR, GEOGRAPHY
+    table = describe_table(conn, sf_database, "PUBLIC", "G")
+    assert [c.data_type for c in table.columns] == ["NUMBER", "VECTOR", "VECTOR", "GEOGRAPHY"]
     conn.close()

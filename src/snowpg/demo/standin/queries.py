@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from snowpg.demo.standin.declared import declare
 from snowpg.demo.standin.encode import Extras, encode_batch, from_ipc, split_rows, to_ipc
 from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSettings
 
@@ -179,6 +180,7 @@ class QueryRunner:
         if data.get("queryResultFormat") != "arrow" or not rowset:
             return answer
         table = from_ipc(base64.b64decode(rowset))
+        table, data["rowtype"] = declare(table, data.get("rowtype") or [], self.settings.types)
         fmt = str(self.effective(token, "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT") or "ARROW")
         if fmt.upper() == "JSON":
             data.pop("rowsetBase64")

@@ -39,6 +39,8 @@ class StandinSettings:
     offsets: dict[str, dict[int, int]] = field(default_factory=dict)
     # NUMBER(38,0) values past int64: {column: {placeholder fakesnow stores: exact integer text}}
     numbers: dict[str, dict[int, str]] = field(default_factory=dict)
+    # types fakesnow lacks, declared on VARCHAR columns: {column: "GEOGRAPHY" | "VECTOR(FLOAT, n)"}
+    types: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
