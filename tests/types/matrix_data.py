@@ -5,6 +5,7 @@ test_type_matrix.py."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 # (Snowflake column, Snowflake type, PostgreSQL type docs/types.md promises)
 COLUMNS: list[tuple[str, str, str]] = [
@@ -235,3 +236,13 @@ NBIG_VALUES = {
     3: "-9223372036854775809",
 }
 JSON_COLUMNS = ("V", "O", "A", "VF", "VI", "GEO")
+
+
+def create_matrix(sf_conn: Any) -> None:
+    cur = sf_conn.cursor()
+    defs = ", ".join(f"{n} {'VARCHAR' if n in DECLARED else t}" for n, t, _ in COLUMNS)
+    cur.execute(f"CREATE OR REPLACE TABLE MATRIX ({defs})")
+    for row in ROWS:
+        values = ", ".join(row.get(n, "NULL") for n in NAMES)
+        cur.execute(f"INSERT INTO MATRIX ({', '.join(NAMES)}) SELECT {values}")
+    cur.close()

@@ -38,6 +38,7 @@ from tests.types.matrix_data import (
     TIMESTAMP_COLUMNS,
     TM_NANOS,
     TZ_OFFSETS,
+    create_matrix,
     epoch_us,
 )
 
@@ -56,16 +57,6 @@ EMULATOR_LIMITS = {
 # Where bare fakesnow changes a value on the wire: its arrow.timestamp_to_sf_struct builds the
 # timestamp struct without its null bitmap, so a NULL TIMESTAMP_* arrives as 1970-01-01 (real
 # Snowflake and the stand-in send NULL). Asserted against bare fakesnow in test_emulator_nulls.py.
-
-
-def _create_matrix(sf_conn: Any) -> None:
-    cur = sf_conn.cursor()
-    defs = ", ".join(f"{n} {'VARCHAR' if n in DECLARED else t}" for n, t, _ in COLUMNS)
-    cur.execute(f"CREATE OR REPLACE TABLE MATRIX ({defs})")
-    for row in ROWS:
-        values = ", ".join(row.get(n, "NULL") for n in NAMES)
-        cur.execute(f"INSERT INTO MATRIX ({', '.join(NAMES)}) SELECT {values}")
-    cur.close()
 
 
 def _source(sf_conn: Any) -> tuple[dict[int, dict[str, Any]], dict[int, set[str]]]:
@@ -155,7 +146,7 @@ def test_every_type_round_trips_value_by_value(
     server_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    _create_matrix(sf_conn)
+    create_matrix(sf_conn)
     fakesnow_server.control(
         nanos={
             "NTZ9": {str(k): v for k, v in NTZ9_NANOS.items()},
