@@ -10,6 +10,7 @@ queries, cancels, and account-level parameter defaults.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from snowpg.demo.servers import StandinServer
 from snowpg.demo.standin.encode import encode_batch, split_rows
 from snowpg.source.connection import connection_params, connector_major
-from snowpg.source.reader import read_chunk
+from snowpg.source.reader import read_chunk, run_all, run_dicts
 from tests.fixtures.migration import (
     MIXED_SOURCE_COLS,
     MIXED_TARGET_COLS,
@@ -64,6 +65,32 @@ def test_fixed_is_narrowest_int_per_chunk_and_decimal128_past_int64() -> None:
     assert chunks[0].column(0).to_pylist() == [127]
     assert chunks[4].column(0).null_count == 1
     assert chunks[0].schema.field(0).metadata[b"scale"] == b"2"
+
+
+def test_time_nanos_and_tz_offsets_are_encoded_per_scale() -> None:
+    from snowpg.demo.standin.encode import Extras, encode_time, encode_timestamp
+
+    tm = pa.field("TM", pa.int64()).with_metadata({"logicalType": "TIME", "scale": "9"})
+    out, _f = encode_time(pa.array([1_000, None], pa.int64()), tm, {1: 999})
+    assert out.to_pylist() == [1_999, None]
+    struct = pa.StructArray.from_arrays(
+        [pa.array([0, 1], pa.int64()), pa.array([5_000, 0], pa.int32())], ["epoch", "fraction"]
+    )
+    extras = Extras(nanos={"T": {5: 7}}, offsets={"T": {5: 330, 1_000_000: -480}})
+    for scale, names, first in (
+        (9, ["epoch", "fraction", "timezone"], {"epoch": 0, "fraction": 5_007, "timezone": 1770}),
+        (6, ["epoch", "fraction", "timezone"], {"epoch": 0, "fraction": 5_000, "timezone": 1770}),
+        (3, ["epoch", "timezone"], {"epoch": 0, "timezone": 1770}),
+        (0, ["epoch", "timezone"], {"epoch": 0, "timezone": 1770}),
+    ):
+        meta = {"logicalType": "TIMESTAMP_TZ", "scale": str(scale)}
+        arr, field = encode_timestamp(
+            struct, pa.field("T", struct.type).with_metadata(meta), extras
+        )
+        assert [arr.type.field(i).name for i in range(arr.type.num_fields)] == names
+        assert arr.to_pylist()[0] == first
+        assert arr.to_pylist()[1]["timezone"] == 1440 - 480
+        assert field.metadata[b"byteLength"] == (b"16" if scale > 3 else b"8")
 
 
 def test_connector_decodes_standin_payloads_to_the_source_values(
@@ -117,6 +144,15 @@ def test_negative_small_ints_in_a_later_chunk(standin: StandinServer, sf_databas
     q = "SELECT A, M FROM W ORDER BY ID"
     got = [(r["A"], r["M"]) for b in read_chunk(conn, q, None) for r in b.to_pylist()]
     assert got == [(12345, Decimal("123.45")), (-1, Decimal("-0.01")), (-128, Decimal("-1.28"))]
+    # Planning and verification queries read rows the same way (run_all / run_dicts).
+    before = standin.stats()["chunks_served"]
+    assert run_all(conn, q) == [
+        (12345, Decimal("123.45")),
+        (-1, Decimal("-0.01")),
+        (-128, Decimal("-1.28")),
+    ]
+    assert [d["a"] for d in run_dicts(conn, q)] == [12345, -1, -128]
+    assert standin.stats()["chunks_served"] - before == 4  # two downloaded chunks per query
     if connector_major() >= 5:
         cur.execute(q)
         assert [r[0] for r in cur.fetchall()] == [12345, 255, 128]  # the connector's bug
@@ -257,3 +293,107 @@ class _Settings:
 
     def private_key_der(self) -> bytes | None:
         return None
+
+
+def test_side_channels_carry_what_fakesnow_cannot_store(
+    standin: StandinServer, sf_database: str
+) -> None:
+    """TIME(9) nanoseconds, TIMESTAMP_TZ offsets and NUMBER(38,0) past int64, registered with the
+    stand-in, reach the connector as the service sends them, at every TIMESTAMP_TZ scale."""
+    conn = standin.connect(database=sf_database, schema="PUBLIC", arrow_number_to_decimal=True)
+    cur = conn.cursor()
+    cur.execute(
+        "CREATE TABLE X (ID INT, TM TIME(9), TZ TIMESTAMP_TZ(9), TZ3 TIMESTAMP_TZ(3), "
+        "TZ0 TIMESTAMP_TZ(0), BIG NUMBER(38,0))"
+    )
+    cur.execute(
+        "INSERT INTO X VALUES (1, '12:34:56.123456', '2024-01-01 10:00:00.123456+00:00',"
+        " '2024-01-01 10:00:00.123+00:00', '2024-01-01 10:00:00+00:00', 1),"
+        " (2, '23:59:59.999999', '1969-12-31 23:59:59+00:00', '0001-01-01 00:00:00+00:00',"
+        " '9999-12-31 23:59:59+00:00', -1), (3, NULL, NULL, NULL, NULL, 7)"
+    )
+    jan1 = int(dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    year1 = (
+        int(
+            (
+                dt.datetime(1, 1, 1, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            ).total_seconds()
+        )
+        * 1_000_000
+    )
+    year9999 = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    standin.control(
+        nanos={
+            "TM": {str((12 * 3600 + 34 * 60 + 56) * 10**6 + 123456): 789, str(86399999999): 999}
+        },
+        offsets={
+            "TZ": {str(jan1 + 123456): 330, str(-1_000_000): -480},
+            "TZ3": {str(jan1 + 123000): 840, str(year1): 0},
+            "TZ0": {str(jan1): -720, str(year9999): -60},
+        },
+        numbers={"BIG": {"1": "9" * 38, "-1": "-" + "9" * 38}},
+        chunk_bytes=1,
+    )
+    q = "SELECT ID, TM, TZ, TZ3, TZ0, BIG FROM X ORDER BY ID"
+    rows = run_all(conn, q)
+
+    def tz(minutes: int) -> dt.timezone:
+        return dt.timezone(dt.timedelta(minutes=minutes))
+
+    assert rows[0][1] == dt.time(12, 34, 56, 123456)  # the connector's Python value keeps µs
+    assert rows[0][2] == dt.datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=dt.UTC)
+    assert rows[0][2].utcoffset() == dt.timedelta(minutes=330)
+    assert rows[1][2].utcoffset() == dt.timedelta(minutes=-480)
+    assert rows[1][2] == dt.datetime(1969, 12, 31, 15, 59, 59, tzinfo=tz(-480))
+    assert rows[0][3].utcoffset() == dt.timedelta(minutes=840)
+    assert rows[0][3] == dt.datetime(2024, 1, 1, 10, 0, 0, 123000, tzinfo=dt.UTC)
+    assert rows[0][4].utcoffset() == dt.timedelta(minutes=-720)
+    assert rows[1][4] == dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    assert rows[1][4].utcoffset() == dt.timedelta(minutes=-60)
+    assert rows[0][5] == int("9" * 38) and rows[1][5] == -int("9" * 38) and rows[2][5] == 7
+    assert rows[2][1:5] == (None, None, None, None)
+    # The wire carries TIME's nanoseconds (test_time_nanos_and_tz_offsets_are_encoded_per_scale);
+    # connector 5.2 reads TIME as time64[us] on every path, also without snowpg's µs option.
+    # snowpg's Arrow path: TIME floored to µs, TIMESTAMP_TZ as the UTC instant, NUMBER exact.
+    arrow = [r for b in read_chunk(conn, q, None) for r in b.to_pylist()]
+    assert arrow[0]["TM"] == dt.time(12, 34, 56, 123456)
+    assert arrow[1]["TM"] == dt.time(23, 59, 59, 999999)
+    assert arrow[0]["TZ"] == rows[0][2] and arrow[1]["TZ"] == rows[1][2]
+    assert arrow[0]["TZ3"] == rows[0][3] and arrow[1]["TZ0"] == rows[1][4]
+    assert arrow[0]["BIG"] == int("9" * 38) and arrow[1]["BIG"] == -int("9" * 38)
+    conn.close()
+
+
+GEO_POINT = '{"coordinates": [-122.35, 37.55], "type": "Point"}'
+
+
+def test_declared_vector_and_geography_arrive_as_the_service_sends_them(
+    standin: StandinServer, sf_database: str
+) -> None:
+    """VECTOR(FLOAT/INT, n) and GEOGRAPHY, which fakesnow lacks, declared on VARCHAR columns:
+    the connector sees the service's types (fixed-size list; GeoJSON text) and the catalog
+    reports them."""
+    from snowpg.source.catalog import describe_table
+
+    conn = standin.connect(database=sf_database, schema="PUBLIC", arrow_number_to_decimal=True)
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE G (ID INT, VF VARCHAR, VI VARCHAR, GEO VARCHAR)")
+    cur.execute(
+        f"INSERT INTO G VALUES (1, '[1.5, -2, 0.1]', '[1, -2147483648, 2147483647]', '{GEO_POINT}'),"
+        " (2, NULL, NULL, NULL)"
+    )
+    standin.control(types={"VF": "VECTOR(FLOAT, 3)", "VI": "VECTOR(INT, 3)", "GEO": "GEOGRAPHY"})
+    q = "SELECT ID, VF, VI, GEO FROM G ORDER BY ID"
+    cur.execute(q)
+    raw = cur.get_result_batches()[0].to_arrow(connection=conn)
+    assert raw.schema.field("VF").type == pa.list_(pa.field("element", pa.float32(), False), 3)
+    assert raw.schema.field("VI").type.value_type == pa.int32()
+    rows = run_all(conn, q)
+    assert rows[0][1] == [1.5, -2.0, float(pa.scalar(0.1, pa.float32()).as_py())]
+    assert rows[0][2] == [1, -(2**31), 2**31 - 1]
+    assert json.loads(rows[0][3]) == json.loads(GEO_POINT)
+    assert rows[1][1:] == (None, None, None)
+    assert [d[1] for d in cur.execute(q).description][1:] == [16, 16, 14]  # VECTOR, GEOGRAPHY
+    table = describe_table(conn, sf_database, "PUBLIC", "G")
+    assert [c.data_type for c in table.columns] == ["NUMBER", "VECTOR", "VECTOR", "GEOGRAPHY"]
+    conn.close()

@@ -19,210 +19,44 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
 
 from tests.fixtures.migration import make_config, run_cli, write_config
+from tests.types.matrix_data import (
+    COLUMNS,
+    DECLARED,
+    JSON_COLUMNS,
+    MB_TEXT,
+    NAMES,
+    NBIG_VALUES,
+    NINES_37,
+    NTZ9_NANOS,
+    ROWS,
+    TIMESTAMP_COLUMNS,
+    TM_NANOS,
+    TZ_OFFSETS,
+    create_matrix,
+    epoch_us,
+)
 
 pytestmark = pytest.mark.integration
 
-# (Snowflake column, Snowflake type, PostgreSQL type docs/types.md promises)
-COLUMNS: list[tuple[str, str, str]] = [
-    ("ID", "NUMBER(38,0) PRIMARY KEY", "numeric(38,0)"),
-    ("N38", "NUMBER(38,0)", "numeric(38,0)"),
-    ("N37", "NUMBER(37,0)", "numeric(37,0)"),
-    ("N20", "NUMBER(20,0)", "numeric(20,0)"),
-    ("N18", "NUMBER(18,0)", "bigint"),
-    ("N9", "NUMBER(9,0)", "integer"),
-    ("N4", "NUMBER(4,0)", "smallint"),
-    ("NS", "NUMBER(38,37)", "numeric(38,37)"),
-    ("N122", "NUMBER(12,2)", "numeric(12,2)"),
-    ("N3810", "NUMBER(38,10)", "numeric(38,10)"),
-    ("NNOP", "NUMBER", "numeric(38,0)"),  # Snowflake's NUMBER is NUMBER(38,0)
-    ("I", "INT", "numeric(38,0)"),
-    ("BI", "BIGINT", "numeric(38,0)"),
-    ("F", "FLOAT", "double precision"),
-    ("DBL", "DOUBLE", "double precision"),
-    ("S", "VARCHAR", "text"),
-    ("VS", "VARCHAR(10)", "character varying(10)"),
-    # varchar(5) on Snowflake; fakesnow reports CHAR(5) without its length, so text here.
-    ("C", "CHAR(5)", "text"),
-    ("B", "BINARY", "bytea"),
-    ("BO", "BOOLEAN", "boolean"),
-    ("D", "DATE", "date"),
-    ("TM", "TIME", "time without time zone"),
-    ("NTZ", "TIMESTAMP_NTZ", "timestamp without time zone"),
-    ("NTZ9", "TIMESTAMP_NTZ(9)", "timestamp without time zone"),
-    ("LTZ", "TIMESTAMP_LTZ", "timestamp with time zone"),
-    ("TZ", "TIMESTAMP_TZ", "timestamp with time zone"),
-    ("V", "VARIANT", "jsonb"),
-    ("O", "OBJECT", "jsonb"),
-    ("A", "ARRAY", "jsonb"),
-]
-NAMES = [c[0] for c in COLUMNS]
-
-NINES_37 = "9" * 37
-MB_TEXT = "é😀a" * 349_526  # 1,048,578 characters, 2.4 MB of UTF-8
-JSON_DOC = (
-    '{"big": 123456789012345678901234567890, "neg": -0.000000000000000000001, '
-    '"f": 1.5e300, "uni": "é😀 שלום \\u00e9\\ud83d\\ude00", "nested": {"a": [1, [2, [3, {"b": null}]]],'
-    ' "t": true}, "empty": {}, "arr": []}'
-)
-# One dict per row: column -> Snowflake SQL expression (absent = NULL).
-ROWS: list[dict[str, str]] = [
-    {  # maxima
-        "ID": "1",
-        "N38": "9223372036854775807",
-        "N37": NINES_37,
-        "N20": "99999999999999999999",
-        "N18": "999999999999999999",
-        "N9": "999999999",
-        "N4": "9999",
-        "NS": "9.9999999999999999999999999999999999999",
-        "N122": "9999999999.99",
-        "N3810": "1234567890123456789.0123456789",
-        "NTZ9": "'2024-01-01 00:00:00.123456'::timestamp_ntz(9)",
-        "NNOP": "9223372036854775807",
-        "I": "9223372036854775807",
-        "BI": "9223372036854775807",
-        "F": "'NaN'::float",
-        "DBL": "1.7976931348623157e308",
-        "S": "'emoji 😀👍🏽🇩🇪 family 👨‍👩‍👧'",
-        "VS": "'ab'",
-        "C": "'abcde'",
-        "B": "to_binary('00010203FEFF7F80', 'HEX')",
-        "BO": "true",
-        "D": "'9999-12-31'::date",
-        "TM": "'23:59:59.999999999'::time",
-        "NTZ": "'9999-12-31 23:59:59.999999'::timestamp_ntz",
-        "LTZ": "'2024-03-10 02:30:00.123456789'::timestamp_ltz",
-        "TZ": "'2024-01-01 10:00:00.123456 +0200'::timestamp_tz",
-        "V": f"parse_json('{JSON_DOC}')",
-        "O": """parse_json('{"k": 1, "é": ["😀", 2.5]}')""",
-        "A": """parse_json('[1, "x", null, [true]]')""",
-    },
-    {  # minima
-        "ID": "2",
-        "N38": "-9223372036854775808",
-        "N37": "-" + NINES_37,
-        "N20": "-99999999999999999999",
-        "N18": "-999999999999999999",
-        "N9": "-999999999",
-        "N4": "-9999",
-        "NS": "-9.9999999999999999999999999999999999999",
-        "N122": "-9999999999.99",
-        "N3810": "-9876543210987654321.9876543210",
-        "NTZ9": "'1969-12-31 23:59:59.999999'::timestamp_ntz(9)",
-        "NNOP": "-9223372036854775808",
-        "I": "-9223372036854775808",
-        "BI": "-9223372036854775808",
-        "F": "'inf'::float",
-        "DBL": "'-inf'::float",
-        "S": "'combining e\u0301 a\u0308\u0323, RTL שלום עולם مرحبا, zero-width \u200b\u200d'",
-        "VS": "''",
-        "C": "'ab  '",
-        "B": "to_binary('', 'HEX')",
-        "BO": "false",
-        "D": "'0001-01-01'::date",
-        "TM": "'00:00:00'::time",
-        "NTZ": "'0001-01-01 00:00:00'::timestamp_ntz",
-        "LTZ": "'1900-01-01 00:00:00.000001'::timestamp_ltz",
-        "TZ": "'1969-12-31 23:59:59.5 -0800'::timestamp_tz",
-        "V": "parse_json('[]')",
-        "O": "object_construct()",
-        "A": "array_construct()",
-    },
-    {  # smallest magnitudes, beyond int64, big payloads
-        "ID": "3",
-        "N38": "0",
-        "N37": "1" + "0" * 36,
-        "N20": "9223372036854775808",
-        "N18": "0",
-        "N9": "0",
-        "N4": "0",
-        "NS": "0.0000000000000000000000000000000000001",
-        "N122": "-0.01",
-        "N3810": "0.0000000001",
-        "NTZ9": "'9999-12-31 23:59:59.999999'::timestamp_ntz(9)",
-        "NNOP": "0",
-        "I": "0",
-        "BI": "-1",
-        "F": "-0.0::float",
-        "DBL": "5e-324",
-        "S": f"repeat('é😀a', {MB_TEXT.count('a')})",
-        "VS": "'0123456789'",
-        "C": "' '",
-        "B": "to_binary(repeat('A5', 8388608), 'HEX')",
-        "D": "'1970-01-01'::date",
-        "TM": "'12:34:56.123456789'::time",
-        "NTZ": "'1970-01-01 00:00:00.000001'::timestamp_ntz",
-        "LTZ": "'2038-01-19 03:14:08'::timestamp_ltz",
-        "TZ": "'2000-02-29 23:30:00 +0530'::timestamp_tz",
-        "V": "parse_json('\"just a string é\"')",
-        "O": """parse_json('{"n": 12345678901234567890123456789012345678}')""",
-        "A": "parse_json('[-0.0, 1e-300, 123456789.123456789]')",
-    },
-    {"ID": "4"},  # NULL everywhere
-    {  # ordinary values, empty string vs NULL
-        "ID": "5",
-        "N122": "0.01",
-        "F": "2.2250738585072014e-308",
-        "DBL": "0.1",
-        "S": "''",
-        "VS": "NULL",
-        "C": "'x'",
-        "B": "to_binary('00', 'HEX')",
-        "BO": "true",
-        "D": "'2000-02-29'::date",
-        "TM": "'00:00:00.000001'::time",
-        "NTZ": "'2024-02-29 12:00:00'::timestamp_ntz",
-        "LTZ": "'2024-02-29 12:00:00'::timestamp_ltz",
-        "TZ": "'2024-02-29 12:00:00 -1200'::timestamp_tz",
-        "V": "parse_json('0')",
-        "O": 'parse_json(\'{"a": {"a": {"a": "deep"}}}\')',
-        # Snowflake string literals take backslash escapes: \\ reaches JSON as one backslash.
-        "A": r"""parse_json('["\\"quoted\\", comma", "line\\nbreak"]')""",
-    },
-]
-
-TIMESTAMP_COLUMNS = ("NTZ", "NTZ9", "LTZ", "TZ")
-# Nanoseconds fakesnow cannot store, carried by the stand-in's side channel (docs/testing.md):
-# {epoch microseconds of the stored value: nanoseconds}. The rule snowpg applies (docs/types.md,
-# snowpg.source.timestamps.floor_to_microsecond) floors them: .123456999 -> .123456, and before
-# 1970 too: 23:59:59.999999500 -> .999999.
-NTZ9_NANOS = {
-    int(dt.datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=dt.UTC).timestamp() * 1_000_000): 999,
-    -1: 500,
-    253402300799999999: 999,
-}
-JSON_COLUMNS = ("V", "O", "A")
 
 # What the fakesnow emulator cannot hold, so the matrix cannot carry it (each is proved instead by
 # tests/types/test_precision_rules.py through Arrow -> snowpg encode -> PostgreSQL):
+# (NUMBER(38,0) past int64, TIME nanoseconds, TIMESTAMP_TZ offsets, VECTOR and GEOGRAPHY, which
+# fakesnow cannot hold either, come through the stand-in's side channels (matrix_data: NBIG_VALUES,
+# TM_NANOS, TZ_OFFSETS, DECLARED).
 EMULATOR_LIMITS = {
-    "NUMBER(38,0) beyond int64": "fakesnow stores NUMBER(38,0) as a 64-bit integer (Conversion "
-    "Error ... INT64 for 1e37, CAST and TO_NUMBER alike); NUMBER(37,0) and NUMBER(20,0) carry the "
-    "big integers here",
-    "nanoseconds in TIME": "fakesnow keeps TIME to microseconds (it truncates on insert); "
-    "TIMESTAMP_NTZ(9) nanoseconds come through the stand-in's side channel (NTZ9 below)",
-    "TIMESTAMP_TZ offset": "fakesnow converts TIMESTAMP_TZ to UTC on insert",
-    "GEOGRAPHY": "fakesnow has no GEOGRAPHY type",
     "CHAR(n) length": "fakesnow's information_schema gives CHAR(5) no length (so text, not "
     "varchar(5)); tests/unit/test_typemap.py covers CHAR(n) -> varchar(n)",
 }
 # Where bare fakesnow changes a value on the wire: its arrow.timestamp_to_sf_struct builds the
 # timestamp struct without its null bitmap, so a NULL TIMESTAMP_* arrives as 1970-01-01 (real
 # Snowflake and the stand-in send NULL). Asserted against bare fakesnow in test_emulator_nulls.py.
-
-
-def _create_matrix(sf_conn: Any) -> None:
-    cur = sf_conn.cursor()
-    cur.execute(f"CREATE OR REPLACE TABLE MATRIX ({', '.join(f'{n} {t}' for n, t, _ in COLUMNS)})")
-    for row in ROWS:
-        values = ", ".join(row.get(n, "NULL") for n in NAMES)
-        cur.execute(f"INSERT INTO MATRIX ({', '.join(NAMES)}) SELECT {values}")
-    cur.close()
 
 
 def _source(sf_conn: Any) -> tuple[dict[int, dict[str, Any]], dict[int, set[str]]]:
@@ -273,8 +107,11 @@ def expected_target(column: str, value: Any) -> Any:
     kind = dict((n, t) for n, t, _ in COLUMNS)[column].split("(")[0].split()[0]
     if kind in ("NUMBER", "INT", "BIGINT"):
         return Decimal(str(value))  # exact digits and scale
-    if kind in ("VARIANT", "OBJECT", "ARRAY"):
+    if kind in ("VARIANT", "OBJECT", "ARRAY", "GEOGRAPHY"):
         return json.loads(value, parse_float=Decimal)  # jsonb normalises layout, keeps numbers
+    if kind == "VECTOR":
+        # docs/types.md: a JSON array of the numbers; float32 elements in their shortest text.
+        return [Decimal(str(np.float32(v))) if isinstance(v, float) else v for v in value]
     if kind == "BINARY":
         return bytes(value)
     if kind in ("TIME", "TIMESTAMP_NTZ"):
@@ -298,7 +135,9 @@ def _same(column: str, want: Any, got: Any) -> bool:
     return bool(want == got and (want is None or type(want) is type(got)))
 
 
+@pytest.mark.parametrize("copy_format", ["auto", "csv"])
 def test_every_type_round_trips_value_by_value(
+    copy_format: str,
     fakesnow_server: Any,
     sf_conn: Any,
     sf_database: str,
@@ -307,15 +146,29 @@ def test_every_type_round_trips_value_by_value(
     server_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    _create_matrix(sf_conn)
-    fakesnow_server.control(nanos={"NTZ9": {str(k): v for k, v in NTZ9_NANOS.items()}})
+    create_matrix(sf_conn)
+    fakesnow_server.control(
+        nanos={
+            "NTZ9": {str(k): v for k, v in NTZ9_NANOS.items()},
+            "TM": {str(k): v for k, v in TM_NANOS.items()},
+        },
+        offsets={
+            col: {str(epoch_us(t)): m for t, m in table.items()}
+            for col, table in TZ_OFFSETS.items()
+        },
+        numbers={"NBIG": {str(k): v for k, v in NBIG_VALUES.items()}},
+        types=DECLARED,
+    )
     cfg = write_config(
-        tmp_path / "c.json", make_config(sf_database, pg_database, [{"source": "MATRIX"}])
+        tmp_path / "c.json",
+        make_config(sf_database, pg_database, [{"source": "MATRIX", "copy_format": copy_format}]),
     )
     result = run_cli("migrate", "--config", str(cfg), env=server_env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # Every type of the matrix takes the binary COPY path; none falls back to CSV.
-    assert "instead of binary" not in result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    # With "auto" every type of the matrix takes the binary COPY path; none falls back to CSV.
+    assert "instead of binary" not in out
+    assert ("copied with CSV COPY" in out) == (copy_format == "csv")
 
     # The reference read in one chunk: connector 5.2's fetchall misreads narrowed integer chunks
     # (tests/integration/test_standin.py::test_negative_small_ints_in_a_later_chunk).
@@ -355,6 +208,28 @@ def test_every_type_round_trips_value_by_value(
     assert target[1]["NTZ9"] == dt.datetime(2024, 1, 1, 0, 0, 0, 123456)
     assert target[2]["NTZ9"] == dt.datetime(1969, 12, 31, 23, 59, 59, 999999)
     assert target[3]["NTZ9"] == dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    # What the stand-in carries past fakesnow arrived: offsets on the wire, exact big integers.
+    assert wire[1]["TZ"].utcoffset() == dt.timedelta(hours=2)
+    assert wire[3]["TZ"].utcoffset() == dt.timedelta(hours=5, minutes=30)
+    assert wire[1]["TZ3"].utcoffset() == dt.timedelta(hours=14)
+    assert wire[2]["TZ3"].utcoffset() == dt.timedelta(hours=5, minutes=30)
+    assert target[2]["TZ3"] == dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    assert target[3]["TZ3"] == dt.datetime(9999, 12, 31, 9, 59, 59, 999000, tzinfo=dt.UTC)
+    assert target[1]["TZ3"] == dt.datetime(2024, 6, 30, 9, 59, 59, 999000, tzinfo=dt.UTC)
+    assert [str(target[i]["NBIG"]) for i in (1, 2, 3, 5)] == [
+        "9" * 38,
+        "-" + "9" * 38,
+        "9223372036854775808",
+        "-9223372036854775809",
+    ]
+    # VECTOR and GEOGRAPHY arrived in the service's types and as JSON in jsonb.
+    assert wire[1]["VF"] == [1.5, -2.0, float(np.float32(0.1))] and wire[1]["VI"][1] == -(2**31)
+    assert json.loads(target[1]["VF"]) == [1.5, -2.0, 0.1]
+    assert json.loads(target[2]["VF"])[0] == Decimal("3.4028235e38")  # jsonb writes all digits
+    assert json.loads(target[3]["GEO"])["type"] == "Polygon"
+    # TIME(9) with nanoseconds: floored to the microsecond.
+    assert target[1]["TM"] == dt.time(23, 59, 59, 999999)
+    assert target[3]["TM"] == dt.time(12, 34, 56, 123456)
     assert fakesnow_server.stats()["queries"] > 0  # the run went through the stand-in
 
 

@@ -111,7 +111,7 @@ def test_plan_names_the_column_that_keeps_a_table_on_csv() -> None:
     scaled = plan_kinds([ColumnPair("q", "NUMBER", 2, "integer")])
     assert scaled.kinds is None and '"q"' in str(scaled.reason)
     assert plan_kinds([ColumnPair("f", "FLOAT", None, "numeric")]).kinds is None
-    # Families come from the type map: aliases and spatial types included, VECTOR not.
+    # Families come from the type map: aliases, spatial types and VECTOR (JSON text by then).
     aliases = plan_kinds(
         [
             ColumnPair("a", "CHARACTER VARYING", None, "text"),
@@ -121,7 +121,8 @@ def test_plan_names_the_column_that_keeps_a_table_on_csv() -> None:
         ]
     )
     assert aliases.kinds == ("text", "jsonb", "timestamp", "int8")
-    assert plan_kinds([ColumnPair("v", "VECTOR", None, "jsonb")]).kinds is None
+    assert plan_kinds([ColumnPair("v", "VECTOR", None, "jsonb")]).kinds == ("jsonb",)
+    assert plan_kinds([ColumnPair("x", "DECFLOAT", None, "jsonb")]).kinds is None
 
 
 def test_fixed_width_types_and_nulls() -> None:

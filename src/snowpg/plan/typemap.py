@@ -65,15 +65,15 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "date": ("DATE",),
     "time": ("TIME",),
     "timestamp": _TIMESTAMP + _TIMESTAMPTZ,
-    # VECTOR is left out: its values do not arrive as JSON text.
-    "json": tuple(t for t in JSON_SOURCE_TYPES if t != "VECTOR"),
+    # VECTOR arrives as an Arrow list; the reader turns it into JSON text (source.nested).
+    "json": JSON_SOURCE_TYPES,
 }
 _FAMILY_OF = {t: family for family, types in _FAMILIES.items() for t in types}
 
 
 def type_family(data_type: str) -> str:
     """``number``, ``float``, ``text``, ``binary``, ``bool``, ``date``, ``time``, ``timestamp``,
-    ``json`` or ``other`` (DECFLOAT, VECTOR, unknown types) for a Snowflake type."""
+    ``json`` or ``other`` (DECFLOAT, unknown types) for a Snowflake type."""
     return _FAMILY_OF.get(base_type(data_type), "other")
 
 

@@ -17,6 +17,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 
@@ -57,10 +58,25 @@ def _json(value: Any) -> str:
     return json.dumps(str(value))
 
 
+def _float32_list(value: list[Any]) -> str:
+    # The shortest text that reads back as the same float32 (0.1, not 0.10000000149011612).
+    return "[" + ", ".join("null" if v is None else _json_float32(v) for v in value) + "]"
+
+
+def _json_float32(v: float) -> str:
+    return str(np.float32(v)) if math.isfinite(v) else json.dumps(str(v))
+
+
 def nested_to_json(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A nested Arrow column as a string column of JSON text (NULL stays NULL)."""
+    """A nested Arrow column as a string column of JSON text (NULL stays NULL).
+
+    A list of float32 (VECTOR(FLOAT, n)) is written with each element's shortest float32 text,
+    the form Snowflake shows; widened to a double it would gain digits the value never had."""
+    t = column.type
+    f32 = (pa.types.is_list(t) or pa.types.is_fixed_size_list(t)) and t.value_type == pa.float32()
+    write = _float32_list if f32 else _json
     return pa.array(
-        [None if v is None else _json(v) for v in column.to_pylist()], type=pa.large_string()
+        [None if v is None else write(v) for v in column.to_pylist()], type=pa.large_string()
     )
 
 

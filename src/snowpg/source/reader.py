@@ -46,6 +46,22 @@ def _arrow_tables(conn: Any, cursor: Any) -> Iterator[pa.Table]:
     yield from cursor.fetch_arrow_batches(force_microsecond_precision=True)
 
 
+def _rows(cursor: Any) -> list[tuple[Any, ...]]:
+    """Every row of the executed query, decoded chunk by chunk on connector 5.x.
+
+    5.x's ``fetchall`` misreads a later int8 chunk as unsigned like its Arrow fetch does (see
+    :func:`_arrow_tables`): a planning or verification query whose result spans downloaded chunks
+    would get ``255`` for ``-1``. Each result batch's own row iterator decodes it right.
+    """
+    if connector_major() >= 5:
+        batches = cursor.get_result_batches()
+        if batches is not None:
+            return [
+                tuple(row) for b in batches for row in b.create_iter(connection=cursor.connection)
+            ]
+    return [tuple(r) for r in cursor.fetchall()]
+
+
 def _context(sql_text: str) -> str:
     # The statement's head names the table without dumping a long predicate into the message.
     head = " ".join(sql_text.split())
@@ -107,7 +123,7 @@ def run_all(
     try:
         cursor = conn.cursor()
         _execute(cursor, sql_text, params)
-        return [tuple(r) for r in cursor.fetchall()]
+        return _rows(cursor)
     except Exception as exc:
         raise translate_sf_error(exc, context=_context(sql_text)) from exc
     finally:
@@ -125,7 +141,7 @@ def run_dicts(
         cursor = conn.cursor()
         _execute(cursor, sql_text, params)
         names = [str(d[0]).lower() for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in _rows(cursor)]
     except Exception as exc:
         raise translate_sf_error(exc, context=_context(sql_text)) from exc
     finally:

@@ -11,6 +11,7 @@ width can differ from one chunk to the next as it does on the service.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,28 @@ UTC_TIMEZONE_INDEX = 1440  # the service's timezone child: offset minutes + 1440
 NanoExtras = Mapping[str, Mapping[int, int]]
 
 
+class Extras:
+    """What fakesnow cannot store and a test registers for the stand-in to send (docs/testing.md):
+
+    - ``nanos``: {column: {stored value in microseconds: nanoseconds 0-999}} for TIMESTAMP_*(9)
+      (key: epoch microseconds) and TIME(9) (key: microseconds since midnight);
+    - ``offsets``: {column: {epoch microseconds: offset minutes}} for TIMESTAMP_TZ, whose offset
+      fakesnow drops (it stores UTC);
+    - ``numbers``: {column: {stored integer: exact integer text}} for NUMBER(38,0) values past
+      int64, which fakesnow cannot store (it keeps a placeholder the test chose).
+    """
+
+    def __init__(
+        self,
+        nanos: NanoExtras | None = None,
+        offsets: Mapping[str, Mapping[int, int]] | None = None,
+        numbers: Mapping[str, Mapping[int, str]] | None = None,
+    ) -> None:
+        self.nanos: NanoExtras = nanos or {}
+        self.offsets: Mapping[str, Mapping[int, int]] = offsets or {}
+        self.numbers: Mapping[str, Mapping[int, str]] = numbers or {}
+
+
 def _meta(field: pa.Field) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
 
@@ -57,7 +80,17 @@ def _unscaled_int64(arr: pa.Array) -> tuple[np.ndarray, bool]:
     return np.where(valid, low, 0), fits
 
 
-def encode_fixed(arr: pa.Array, field: pa.Field) -> tuple[pa.Array, pa.Field]:
+def _replace_numbers(arr: pa.Array, table: Mapping[int, str] | None) -> pa.Array:
+    """Integers the test registered in place of fakesnow's placeholders, as decimal128(38, 0)."""
+    if not table or (pa.types.is_decimal(arr.type) and arr.type.scale != 0):
+        return arr
+    out = [None if v is None else Decimal(table.get(int(v), int(v))) for v in arr.to_pylist()]
+    return pa.array(out, pa.decimal128(38, 0))
+
+
+def encode_fixed(
+    arr: pa.Array, field: pa.Field, numbers: Mapping[int, str] | None = None
+) -> tuple[pa.Array, pa.Field]:
     """FIXED: the narrowest signed int holding this chunk's unscaled values, decimal128 past int64.
 
     Connector: ``CArrowTableIterator::convertScaledFixedNumberColumn`` reads int8..int64 and
@@ -65,6 +98,7 @@ def encode_fixed(arr: pa.Array, field: pa.Field) -> tuple[pa.Array, pa.Field]:
     """
     meta = _meta(field)
     meta["logicalType"] = "FIXED"
+    arr = _replace_numbers(arr, numbers)
     if pa.types.is_decimal(arr.type):
         arr = arr.cast(pa.decimal128(38, arr.type.scale)) if arr.type.bit_width != 128 else arr
         unscaled, fits = _unscaled_int64(arr)
@@ -94,24 +128,24 @@ def _struct_parts(arr: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
     return epoch.fill_null(0), fraction.fill_null(0), valid
 
 
-def _apply_nanos(
-    name: str, epoch: pa.Array, fraction: pa.Array, extras: NanoExtras | None
-) -> pa.Array:
-    """Add the nanoseconds a test registered for this column (fakesnow keeps microseconds)."""
-    table = (extras or {}).get(name)
+def _micros(epoch: pa.Array, fraction: pa.Array) -> np.ndarray:
+    """Each value's epoch microseconds as fakesnow stored it: the side channels' key."""
+    return (
+        np.asarray(epoch, dtype=np.int64) * 1_000_000 + np.asarray(fraction, dtype=np.int64) // 1000
+    )
+
+
+def _lookup(keys: np.ndarray, table: Mapping[int, int] | None, default: int) -> np.ndarray:
     if not table:
-        return fraction
-    e = np.asarray(epoch, dtype=np.int64)
-    f = np.asarray(fraction, dtype=np.int64)
-    keys = e * 1_000_000 + f // 1000
-    add = np.array([table.get(int(k), 0) for k in keys], dtype=np.int64)
-    return pa.array((f // 1000) * 1000 + add, type=pa.int32())
+        return np.full(len(keys), default, dtype=np.int64)
+    return np.array([table.get(int(k), default) for k in keys], dtype=np.int64)
 
 
 def encode_timestamp(
-    arr: pa.Array, field: pa.Field, extras: NanoExtras | None = None
+    arr: pa.Array, field: pa.Field, extras: Extras | None = None
 ) -> tuple[pa.Array, pa.Field]:
     """TIMESTAMP_NTZ/LTZ/TZ in the form ``convertTimestamp[TZ]Column_nanoarrow`` decodes."""
+    extras = extras or Extras()
     meta = _meta(field)
     logical = meta.get("logicalType", "TIMESTAMP_NTZ")
     scale = int(meta.get("scale") or 9)
@@ -119,10 +153,13 @@ def encode_timestamp(
     if not pa.types.is_struct(arr.type):
         return arr, field
     epoch, fraction, valid = _struct_parts(arr)
-    fraction = _apply_nanos(field.name, epoch, fraction, extras)
+    keys = _micros(epoch, fraction)
     mask = pa.array(~valid) if not valid.all() else None
     e = np.asarray(epoch, dtype=np.int64)
-    f = np.asarray(fraction, dtype=np.int64)
+    # fakesnow keeps microseconds; the nanoseconds a test registered are added back.
+    f = (np.asarray(fraction, dtype=np.int64) // 1000) * 1000 + _lookup(
+        keys, extras.nanos.get(field.name), 0
+    )
     # Digits past the column's scale are not stored by the service.
     f = (f // 10 ** (9 - scale)) * 10 ** (9 - scale)
     if logical in _TS_TYPES:
@@ -132,16 +169,19 @@ def encode_timestamp(
             return out, field.with_type(pa.int64()).with_metadata(meta)
         children = [pa.array(e, pa.int64()), pa.array(f, pa.int32())]
         names = ["epoch", "fraction"]
-    else:  # TIMESTAMP_TZ; the timezone child as fakesnow gave it (UTC)
-        tz = np.full(len(arr), UTC_TIMEZONE_INDEX, dtype=np.int32)
+    else:  # TIMESTAMP_TZ: epoch is the UTC instant, timezone = offset minutes + 1440
+        tz = np.full(len(arr), UTC_TIMEZONE_INDEX, dtype=np.int64)
         if "timezone" in [arr.type.field(i).name for i in range(arr.type.num_fields)]:
-            tz = np.asarray(arr.field("timezone").fill_null(UTC_TIMEZONE_INDEX), dtype=np.int32)
+            tz = np.asarray(arr.field("timezone").fill_null(UTC_TIMEZONE_INDEX), dtype=np.int64)
+        if offsets := extras.offsets.get(field.name):
+            tz = _lookup(keys, offsets, 0) + UTC_TIMEZONE_INDEX
+        tz32 = pa.array(tz, pa.int32())
         if scale <= TZ_ONE_FIELD_MAX_SCALE:
-            children = [pa.array(e * 10**scale + f // 10 ** (9 - scale)), pa.array(tz)]
+            children = [pa.array(e * 10**scale + f // 10 ** (9 - scale)), tz32]
             names = ["epoch", "timezone"]
             meta["byteLength"] = "8"
         else:
-            children = [pa.array(e, pa.int64()), pa.array(f, pa.int32()), pa.array(tz)]
+            children = [pa.array(e, pa.int64()), pa.array(f, pa.int32()), tz32]
             names = ["epoch", "fraction", "timezone"]
             meta["byteLength"] = "16"
     fields = [pa.field(n, c.type, nullable=False) for n, c in zip(names, children, strict=True)]
@@ -149,30 +189,40 @@ def encode_timestamp(
     return out, field.with_type(out.type).with_metadata(meta)
 
 
-def encode_time(arr: pa.Array, field: pa.Field) -> tuple[pa.Array, pa.Field]:
-    """TIME(s): an integer of value x 10^s (``convertTimeColumn_nanoarrow``); fakesnow sends ns."""
+def encode_time(
+    arr: pa.Array, field: pa.Field, nanos: Mapping[int, int] | None = None
+) -> tuple[pa.Array, pa.Field]:
+    """TIME(s): an integer of value x 10^s (``convertTimeColumn_nanoarrow``); fakesnow sends ns,
+    truncated to microseconds, and the nanoseconds a test registered are added back."""
     meta = _meta(field)
     scale = int(meta.get("scale") or 9)
     meta["scale"] = str(scale)
+    if nanos:
+        ns = arr.cast(pa.int64())
+        micros = np.asarray(ns.fill_null(0), dtype=np.int64) // 1000
+        full = micros * 1000 + _lookup(micros, nanos, 0)
+        mask = np.asarray(ns.is_null()) if ns.null_count else None
+        arr = pa.array(full, pa.int64(), mask=mask)
     ints = pc.divide(arr.cast(pa.int64()), 10 ** (9 - scale)) if scale < 9 else arr
     typ = pa.int32() if scale <= 4 else pa.int64()
     out = ints.cast(typ)
     return out, field.with_type(typ).with_metadata(meta)
 
 
-def encode_batch(batch: pa.RecordBatch, extras: NanoExtras | None = None) -> pa.RecordBatch:
+def encode_batch(batch: pa.RecordBatch, extras: Extras | None = None) -> pa.RecordBatch:
     """One result chunk in the service's encoding."""
+    extras = extras or Extras()
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for i, field in enumerate(batch.schema):
         arr = batch.column(i)
         logical = _meta(field).get("logicalType", "")
         if logical == "FIXED":
-            arr, field = encode_fixed(arr, field)
+            arr, field = encode_fixed(arr, field, extras.numbers.get(field.name))
         elif logical.startswith("TIMESTAMP_"):
             arr, field = encode_timestamp(arr, field, extras)
         elif logical == "TIME":
-            arr, field = encode_time(arr, field)
+            arr, field = encode_time(arr, field, extras.nanos.get(field.name))
         arrays.append(arr)
         fields.append(field)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from snowpg.demo.standin.encode import encode_batch, from_ipc, split_rows, to_ipc
+from snowpg.demo.standin.declared import declare
+from snowpg.demo.standin.encode import Extras, encode_batch, from_ipc, split_rows, to_ipc
 from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSettings
 
 # The service's answers for a cancelled and a timed-out statement (sqlstate 57014, "query
@@ -179,6 +180,7 @@ class QueryRunner:
         if data.get("queryResultFormat") != "arrow" or not rowset or not self.settings.reshape:
             return answer
         table = from_ipc(base64.b64decode(rowset))
+        table, data["rowtype"] = declare(table, data.get("rowtype") or [], self.settings.types)
         fmt = str(self.effective(token, "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT") or "ARROW")
         if fmt.upper() == "JSON":
             data.pop("rowsetBase64")
@@ -188,10 +190,8 @@ class QueryRunner:
                 [None if v is None else str(v) for v in row] for row in zip(*cols, strict=True)
             ]
             return answer
-        parts = [
-            encode_batch(b, self.settings.nanos)
-            for b in split_rows(table, self.settings.chunk_bytes)
-        ]
+        extras = Extras(self.settings.nanos, self.settings.offsets, self.settings.numbers)
+        parts = [encode_batch(b, extras) for b in split_rows(table, self.settings.chunk_bytes)]
         data["rowsetBase64"] = base64.b64encode(to_ipc(parts[0])).decode()
         if len(parts) > 1:
             blobs, infos = [], []

@@ -35,8 +35,15 @@ class StandinSettings:
     hold: dict[str, float] = field(default_factory=dict)
     cancel_once: list[str] = field(default_factory=list)
     queued_timeout_once: list[str] = field(default_factory=list)
-    # nanoseconds fakesnow cannot store: {column: {epoch microseconds: nanoseconds 0-999}}
+    # nanoseconds fakesnow cannot store: {column: {stored microseconds: nanoseconds 0-999}}
+    # (TIMESTAMP_*: epoch microseconds; TIME: microseconds since midnight)
     nanos: dict[str, dict[int, int]] = field(default_factory=dict)
+    # TIMESTAMP_TZ offsets fakesnow drops: {column: {epoch microseconds: offset minutes}}
+    offsets: dict[str, dict[int, int]] = field(default_factory=dict)
+    # NUMBER(38,0) values past int64: {column: {placeholder fakesnow stores: exact integer text}}
+    numbers: dict[str, dict[int, str]] = field(default_factory=dict)
+    # types fakesnow lacks, declared on VARCHAR columns: {column: "GEOGRAPHY" | "VECTOR(FLOAT, n)"}
+    types: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
@@ -56,11 +63,10 @@ class StandinSettings:
             if not hasattr(self, key):
                 raise KeyError(key)
             current = getattr(self, key)
-            if key == "nanos":
+            if key in ("nanos", "offsets", "numbers"):
+                cast = str if key == "numbers" else int
                 for col, table in value.items():
-                    self.nanos.setdefault(col, {}).update(
-                        {int(k): int(v) for k, v in table.items()}
-                    )
+                    current.setdefault(col, {}).update({int(k): cast(v) for k, v in table.items()})
             elif key == "account_parameters":
                 self.account_parameters.update({k.upper(): v for k, v in value.items()})
             elif isinstance(current, dict):
