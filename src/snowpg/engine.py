@@ -26,6 +26,7 @@ import psycopg
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.contract import TableContract
 from snowpg.copy import upsert
 from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError, TransientError
@@ -463,9 +464,18 @@ def _jobs_for(
                 limits[row.key] = 0
                 continue
             plan = plans.get(table_cfg.source)
+            contract = TableContract.from_json(row.metadata)
             if plan is not None:
                 src = plan.source
+            elif contract is not None:
+                src = contract.source
             else:
+                # A row written by a snowpg without load contracts: describe it as before.
+                log.debug(
+                    "%s has no load contract in its status row; describing it in Snowflake",
+                    row.key.source_table,
+                    extra={"table": row.key.source_table},
+                )
                 if sf is None:
                     sf = sf_connection.connect(
                         settings.snowflake,

@@ -140,6 +140,8 @@ class TablePlan:
     truncate_onstart: bool = False
     disable_index: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    nul_policy: str = "fail"  # settings.nul_policy_for(table) at plan time
+    copy_format: str = "auto"  # settings.copy_format_for(table) at plan time
     # Incremental load settings and watermark window (snowpg.plan.watermark); None = full load.
     incremental: dict[str, Any] | None = None
 

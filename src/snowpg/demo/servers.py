@@ -147,6 +147,16 @@ class StandinServer(FakesnowServer):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/standin/stats", timeout=10) as r:
             return dict(json.loads(r.read()))
 
+    def queries(self, since: int = 0) -> list[str]:
+        """Texts of the queries the stand-in received after its ``stats()["queries"]`` was
+        ``since`` (the last few thousand)."""
+        import json
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.port}/standin/queries?since={since}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return [str(q["sql"]) for q in json.loads(r.read())]
+
     def stop(self) -> None:
         super().stop()
         if self.upstream is not None:

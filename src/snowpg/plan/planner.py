@@ -99,6 +99,8 @@ def plan_table(
         truncate_onstart=table.truncate_onstart,
         disable_index=table.disable_index,
         notes=tuple(notes),
+        nul_policy=settings.nul_policy_for(table),
+        copy_format=settings.copy_format_for(table),
     )
 
 

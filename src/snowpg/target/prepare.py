@@ -13,6 +13,7 @@ from typing import Any
 
 from psycopg import sql
 
+from snowpg.contract import SavedIndex, TableContract
 from snowpg.errors import RunRefused
 from snowpg.model import TablePlan
 from snowpg.status import store
@@ -52,15 +53,16 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
             cur.execute(ddl.create_table(schema, table, cols, plan.target_primary_key))
         elif plan.truncate_onstart:
             cur.execute(ddl.truncate_table(schema, table))
-        saved: list[dict[str, str]] = []
+        saved: list[SavedIndex] = []
         if plan.disable_index:
             for idx in catalog.secondary_indexes(conn, schema, table):
-                saved.append({"name": idx.name, "definition": idx.definition})
+                saved.append(SavedIndex(idx.name, idx.definition))
                 cur.execute(ddl.drop_index(schema, idx.name))
         if plan.incremental is not None:
             from snowpg.copy import upsert  # the copy package imports target modules
 
             upsert.prepare_target(conn, plan)
+        contract = TableContract.from_plan(plan, tuple(saved))
         key = store.add_table(
             conn,
             run_id=run_id,
@@ -74,19 +76,10 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
             chunks=[(c.chunk_id, c.range.to_json(), c.estimated_rows) for c in plan.chunks],
             estimated_rows=plan.estimated_rows,
             chunking_method=plan.chunking_method,
-            metadata={
-                "ordinal": ordinal,
-                "created_target": plan.create_target,
-                "truncated": plan.truncate_onstart and not plan.create_target,
-                "columns": [[m.source, m.target] for m in plan.mappings],
-                "skipped_source_columns": list(plan.skipped_source_columns),
-                "unfilled_target_columns": list(plan.unfilled_target_columns),
-                "source_filter": plan.source_filter,
-                **({"incremental": plan.incremental} if plan.incremental is not None else {}),
-            },
+            metadata={"ordinal": ordinal, **contract.to_json()},
         )
         if saved:
-            store.set_indexes_disabled(conn, key, saved)
+            store.set_indexes_disabled(conn, key, contract.to_json()["saved_indexes"])
     conn.commit()
     if saved:
         log.info(

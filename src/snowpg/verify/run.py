@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from snowpg.config import Settings, SourceConfig
+from snowpg.contract import TableContract
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange
@@ -170,9 +171,14 @@ def verify_source(
 
 
 def _spec(sf: Any, row: TableRow) -> TableSpec:
-    src = source_catalog.describe_table(
-        sf, row.key.source_database, row.key.source_schema, row.key.source_table
-    )
+    contract = TableContract.from_json(row.metadata)
+    if contract is not None:
+        src = contract.source
+    else:  # a row written by a snowpg without load contracts
+        log.debug("%s has no load contract; describing it in Snowflake", row.key.source_table)
+        src = source_catalog.describe_table(
+            sf, row.key.source_database, row.key.source_schema, row.key.source_table
+        )
     columns = []
     for s_name, t_name in row.metadata.get("columns") or []:
         col = src.column(s_name)

@@ -9,7 +9,7 @@ import json
 import re
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +30,7 @@ QUEUED_TIMED_OUT = (
 _ALTER_SET = re.compile(r"^\s*alter\s+session\s+set\s+(\w+)\s*=\s*(.+?)\s*;?\s*$", re.I | re.S)
 _ROW_QUERY = re.compile(r"^\s*(\(\s*)*(select|with|show|describe|desc)\b", re.I)
 _KEPT_QUERIES = 64
+_LOGGED_QUERIES = 5000  # texts kept for GET /standin/queries (tests assert what was asked)
 
 Upstream = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -83,6 +84,7 @@ class QueryRunner:
             "timed_out": 0,
             "in_progress_answers": 0,
         }
+        self.log: deque[tuple[int, str]] = deque(maxlen=_LOGGED_QUERIES)
 
     # -- session parameters -------------------------------------------------------------
     def effective(self, token: str, name: str) -> Any:
@@ -136,6 +138,7 @@ class QueryRunner:
         qid = pending.query_id
         with self.lock:
             self.stats["queries"] += 1
+            self.log.append((self.stats["queries"], sql))
         if self._one_shot(s.queued_timeout_once, sql):
             n = int(self._timeout(token, "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS"))
             self.stats["timed_out"] += 1
@@ -270,6 +273,11 @@ class QueryRunner:
                 return None
             self.stats["chunks_served"] += 1
             return blobs[index]
+
+    def queries_json(self, since: int) -> bytes:
+        """The logged query texts numbered above ``since`` (``stats["queries"]`` counts them)."""
+        with self.lock:
+            return json.dumps([{"n": n, "sql": t} for n, t in self.log if n > since]).encode()
 
     def stats_json(self) -> bytes:
         with self.lock:

@@ -3,7 +3,8 @@
 Login, query, result-poll and abort requests are handled by :class:`QueryRunner`; result chunks are
 served from ``/standin/chunks/<query id>/<n>`` as the raw gzip blobs cloud storage serves (no
 ``Content-Encoding`` header); ``POST /standin/control`` changes the simulation, ``GET
-/standin/stats`` reports counters. Everything else is forwarded to fakesnow unchanged.
+/standin/stats`` reports counters, ``GET /standin/queries?since=N`` the texts of the queries
+numbered above N. Everything else is forwarded to fakesnow unchanged.
 
 Run: ``python -m snowpg.demo.standin --upstream-port N [--port M]``.
 """
@@ -129,6 +130,9 @@ class Handler(BaseHTTPRequestHandler):
         runner = self.server.runner
         if path == "/standin/stats":
             self._send(200, runner.stats_json())
+        elif path == "/standin/queries":
+            since = parse_qs(urlparse(self.path).query).get("since", ["0"])[0]
+            self._send(200, runner.queries_json(int(since)))
         elif path.startswith("/standin/chunks/"):
             _, _, _, qid, index = path.split("/")
             blob = runner.chunk(qid, int(index))
