@@ -308,8 +308,8 @@ def _open_run(
             f"run {existing.run_id} of source '{source.source_name}' was started with a different "
             f"configuration (status '{existing.status}')",
             hint='rerun with --no-resume (Step Functions: start a new execution with "no_resume": '
-            "true in its input) to start a fresh run, or restore the configuration it was "
-            "started with",
+            "true in its input) to start a fresh run, or "
+            "restore the configuration it was started with",
         )
     resumed = existing is not None and not options.no_resume
     if existing is not None and not resumed:
