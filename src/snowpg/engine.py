@@ -33,7 +33,7 @@ from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark
 from snowpg.source import connection as sf_connection
-from snowpg.status import presence, store
+from snowpg.status import fresh, presence, store
 from snowpg.status import report as status_report
 from snowpg.status import schema as status_schema
 from snowpg.status.rows import RunRow, TableKey, TableRow
@@ -50,6 +50,10 @@ MAX_START_BACKOFF_S = 30.0
 class MigrateOptions:
     tables_filter: Sequence[str] | str | None = None
     no_resume: bool = False
+    # With no_resume: the request's token, recorded in the fresh run; on a continuing call of
+    # the same request the run started fresh for it is resumed instead (status.fresh).
+    fresh_request: str | None = None
+    fresh_continues: bool = False
     resume_run_id: uuid.UUID | None = None
     resume_max_age_hours: float | None = None
     deadline: float | None = None  # time.monotonic() after which no new chunk is claimed
@@ -289,12 +293,23 @@ def _open_run(
 
     Called under the source lock. A fresh run never replaces a run that has a live process.
     """
+    again = fresh.run_to_continue(
+        admin,
+        source.source_name,
+        no_resume=options.no_resume,
+        token=options.fresh_request,
+        continues=options.fresh_continues,
+    )
+    if again is not None:
+        log.info("run %s was started fresh for this same request; resuming it", again)
+        options = dataclasses.replace(options, no_resume=False, resume_run_id=again)
     existing = _find_run(admin, source, options)
     if existing is not None and existing.config_hash != config_hash and not options.no_resume:
         raise RunRefused(
             f"run {existing.run_id} of source '{source.source_name}' was started with a different "
             f"configuration (status '{existing.status}')",
-            hint='rerun with --no-resume (Lambda: "no_resume": true) to start a fresh run, or '
+            hint='rerun with --no-resume (Step Functions: start a new execution with "no_resume": '
+            "true in its input) to start a fresh run, or "
             "restore the configuration it was started with",
         )
     resumed = existing is not None and not options.no_resume
@@ -346,6 +361,7 @@ def _open_run(
                 "migration_version": settings.migration_version,
                 "tables": [t.source for t in selected],
                 "snowpg_version": _version(),
+                **fresh.metadata(options.no_resume, options.fresh_request),
             },
         )
         opened.created = run_id

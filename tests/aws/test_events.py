@@ -196,3 +196,32 @@ def test_a_misspelled_field_is_still_refused_with_a_guess(
 def test_test_connections_with_no_input() -> None:
     request = parse_event({"action": "test_connections"})
     assert request.action == "test_connections" and request.source_names is None
+
+
+def test_no_resume_carries_the_same_token_in_every_iteration_of_one_request() -> None:
+    # Their workflow sends the same input each time; only later calls carry an earlier answer.
+    fresh = {"source_name": "analytics", "tables_filter": ["ORDERS"], "no_resume": True}
+    partial = {"statusCode": 200, "body": {"status": "partial", "run_id": str(RUN)}}
+    first = parse_event(_existing_tool_state(input=fresh, defaults={"resume_attempt_count": 0}))
+    later = parse_event(_existing_tool_state(input=fresh, migrationResult=partial))
+    after_timeout = parse_event(
+        _existing_tool_state(input=fresh, error={"Error": "States.Timeout"})
+    )
+    assert first.no_resume and later.no_resume and after_timeout.no_resume
+    assert (first.continues, later.continues, after_timeout.continues) == (False, True, True)
+    assert first.fresh_request is not None and len(first.fresh_request) == 64
+    assert first.fresh_request == later.fresh_request == after_timeout.fresh_request
+    # Another request (other tables) has another token; without no_resume there is none.
+    other = parse_event(_existing_tool_state(input={**fresh, "tables_filter": ["ITEMS"]}))
+    assert other.fresh_request not in (None, first.fresh_request)
+    plain = parse_event(_existing_tool_state(migrationResult=partial))
+    assert plain.fresh_request is None and plain.continues
+    assert parse_event({"no_resume": True}).continues is False
+
+
+def test_migrate_options_carry_the_fresh_request_token() -> None:
+    partial = {"statusCode": 200, "body": {"status": "partial"}}
+    request = parse_event(_existing_tool_state(input={"no_resume": True}, migrationResult=partial))
+    options = actions._options(request, deadline=None)
+    assert options.no_resume and options.fresh_continues
+    assert options.fresh_request == request.fresh_request

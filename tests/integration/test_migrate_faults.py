@@ -237,12 +237,47 @@ def test_permanent_failure_names_the_chunk_exits_non_zero_and_rerun_completes(
     with psycopg.connect(pg_dsn) as conn:
         run = conn.execute("SELECT status FROM migration_status.migration_runs").fetchone()
         failed = conn.execute(
-            "SELECT chunk_id, error_message FROM migration_status.migration_chunk_status WHERE status = 'failed'"
+            "SELECT chunk_id, error_message, retry_count, completed_at IS NOT NULL"
+            " FROM migration_status.migration_chunk_status WHERE status = 'failed'"
         ).fetchall()
         conn.execute("DROP TRIGGER fault ON public.orders")
     assert run == ("failed",)
     assert len(failed) == 1 and "injected fault" in failed[0][1]
+    # A permanent error is not retried: retry_count says so truthfully (docs/MONITORING.md).
+    assert failed[0][2:] == (0, True)
 
     rerun = run_cli("migrate", "--config", str(cfg), env=server_env)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert count_rows(pg_dsn, "public", "orders") == (3000, 3000)
+
+
+def test_exhausted_transient_retries_leave_the_chunk_failed_with_retry_count_at_the_maximum(
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    # The existing tool's repair queries look for failed chunks with retry_count >= 3.
+    create_mixed_table(sf_conn, "ORDERS", 3000)
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(NO_PK_TARGET)
+        conn.execute(TRIGGER.format(times=1_000_000, sqlstate="40001"))
+    cfg = write_config(
+        tmp_path / "c.json",
+        make_config(sf_database, pg_database, [{"source": "ORDERS"}], batch_size=1000),
+    )
+    result = run_cli("migrate", "--config", str(cfg), env=server_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "retry 3 of 3" in result.stderr and "retry 4" not in result.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        found = conn.execute(
+            "SELECT chunk_id, retry_count, error_message FROM migration_status.migration_chunk_status"
+            " WHERE status = 'failed' AND retry_count >= 3 AND completed_at IS NOT NULL"
+        ).fetchall()
+        failed = conn.execute(
+            "SELECT count(*) FROM migration_status.migration_chunk_status WHERE status = 'failed'"
+        ).fetchone()
+    assert len(found) == 1 and found[0][1] == 3 and "injected fault" in found[0][2]
+    assert failed == (1,)

@@ -233,6 +233,8 @@ def _options(request: Request, deadline: float | None) -> Any:
     return MigrateOptions(
         tables_filter=tables,
         no_resume=request.no_resume,
+        fresh_request=request.fresh_request,
+        fresh_continues=request.continues,
         resume_run_id=request.resume_run_id,
         resume_max_age_hours=request.resume_max_age_hours,
         deadline=deadline,

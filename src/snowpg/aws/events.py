@@ -16,11 +16,19 @@ workflow also passes the results of earlier states (``validateResult``, ``connec
 ``migrationResult``, any top-level ``...Result``, a Catch's ``error``) and its loop counter
 ``defaults.resume_attempt_count``. Those are accepted and ignored (logged at debug); any other
 unknown field, top-level or inside ``input``/``defaults``, is refused with a "did you mean".
+
+``no_resume`` is honoured once per request. Their workflow carries its ``input`` unchanged into
+every loop iteration, so the request carries a fingerprint of its fields (``fresh_request``,
+recorded in the fresh run's metadata) and says whether the event continues an earlier call
+(``continues``: it carries an earlier ``migrationResult`` or a caught ``error``). A continuing call
+resumes the newest run if that run was started fresh for the same fingerprint (snowpg.engine).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -62,6 +70,8 @@ _IGNORED = ("comment", "Comment")
 # top level (any key ending in "Result" counts too) and the existing tool's loop counter.
 _PASS_THROUGH_TOP = ("validateResult", "connectionResult", "migrationResult", "error")
 _PASS_THROUGH_DEFAULTS = ("resume_attempt_count",)
+# Keys that only a later call of a workflow carries: the previous migrate answer, a caught error.
+_CONTINUATION = ("migrationResult", "error")
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,9 @@ class Request:
     worker: int | None = None
     failure: Mapping[str, Any] | None = None  # record_failure: the state machine's state
     execution: str | None = None
+    # With no_resume: a fingerprint of the request's fields (the same in every loop iteration).
+    fresh_request: str | None = None
+    continues: bool = False  # the event carries an earlier call's answer or caught error
     # The action the caller asked for inside "input"/"defaults", which a state machine's own
     # top-level action overrides; its workflow stops early for validate_config/test_connections.
     requested_action: str = DEFAULT_ACTION
@@ -166,21 +179,32 @@ def parse_event(event: Any) -> Request:
             f"unknown action {action!r}; use one of {', '.join(ACTIONS)}", field="action"
         )
     requested = _requested_action(event) or action
+    no_resume = _bool(fields.get("no_resume", False), "no_resume")
     request = Request(
         action=action.strip().lower(),
         requested_action=str(requested).strip().lower(),
         source_names=_names(fields.get("source_name"), "source_name"),
         tables_filter=_names(fields.get("tables_filter"), "tables_filter"),
-        no_resume=_bool(fields.get("no_resume", False), "no_resume"),
+        no_resume=no_resume,
         resume_run_id=_uuid(fields.get("resume_run_id"), "resume_run_id"),
         resume_max_age_hours=_hours(fields.get("resume_max_age")),
         run_id=_uuid(fields.get("run_id"), "run_id"),
         worker=_worker(fields.get("worker")),
         failure=_mapping(fields.get("failure"), "failure"),
         execution=str(fields["execution"]) if "execution" in fields else None,
+        fresh_request=_fingerprint(fields) if no_resume else None,
+        continues=isinstance(event, Mapping) and any(k in event for k in _CONTINUATION),
     )
     _check_combination(request)
     return request
+
+
+def _fingerprint(fields: Mapping[str, Any]) -> str:
+    """sha256 hex of the request's fields, ``action`` aside (their workflow's states differ in
+    it); a hash, so nothing of the input is stored in the run."""
+    shape = {k: v for k, v in fields.items() if k != "action"}
+    text = json.dumps(shape, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _requested_action(event: Any) -> str | None:
