@@ -281,3 +281,15 @@ def test_exhausted_transient_retries_leave_the_chunk_failed_with_retry_count_at_
         ).fetchone()
     assert len(found) == 1 and found[0][1] == 3 and "injected fault" in found[0][2]
     assert failed == (1,)
+
+    # A rerun reopens the chunk with a full retry budget again (not failed at its first error);
+    # retry_count goes on counting the run's retries.
+    again = run_cli("migrate", "--config", str(cfg), env=server_env)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "retry 3 of 3" in again.stderr and "retry 4" not in again.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        counts = conn.execute(
+            "SELECT retry_count FROM migration_status.migration_chunk_status"
+            " WHERE status = 'failed'"
+        ).fetchall()
+    assert counts == [(6,)]

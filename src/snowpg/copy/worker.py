@@ -269,7 +269,10 @@ class Worker:
         if job is None:  # a chunk of a table this process was not asked to copy
             self._with_pg_retry(lambda c: store.release_chunk(c, claim), "releasing a chunk")
             return
-        retries = claim.retry_count
+        retries = claim.retry_count  # recorded over the run's life, as the status row counts
+        # Each claim gets the full budget: a chunk a rerun reopened after it exhausted its
+        # retries is retried again, not failed at its first transient error.
+        used = 0
         max_retries = self.ctx.settings.max_retry_attempts
         extra = {
             "run_id": self.ctx.run_id,
@@ -312,7 +315,8 @@ class Worker:
                 err = self._classify(exc, job, claim)
                 self._rollback_quietly()
                 message = redact(str(err))
-                if isinstance(err, TransientError) and retries < max_retries:
+                if isinstance(err, TransientError) and used < max_retries:
+                    used += 1
                     before = retries
                     retries = self._with_pg_retry(
                         functools.partial(
@@ -330,11 +334,11 @@ class Worker:
                     log.warning(
                         "chunk failed (%s), retry %d of %d after backoff",
                         message,
-                        retries,
+                        used,
                         max_retries,
                         extra=extra,
                     )
-                    self._sleep_backoff(retries - 1)
+                    self._sleep_backoff(used - 1)
                     continue
                 self._with_pg_retry(
                     functools.partial(_fail_chunk, claim=claim, message=message), "failing a chunk"
