@@ -28,10 +28,11 @@ from snowpg import malloc
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import TableContract
 from snowpg.copy import upsert
-from snowpg.copy.worker import ProgressSink, TableJob, Worker, WorkerContext, WorkerStats
+from snowpg.copy.worker import TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark
+from snowpg.sinks import ProgressSink
 from snowpg.source import connection as sf_connection
 from snowpg.status import fresh, presence, store
 from snowpg.status import report as status_report

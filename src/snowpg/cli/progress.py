@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from snowpg.copy.worker import ProgressSink
+from snowpg.sinks import ProgressSink
 
 log = logging.getLogger("snowpg.progress")
 

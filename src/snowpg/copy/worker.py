@@ -26,6 +26,7 @@ from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange, SourceTable
 from snowpg.observe import emf
+from snowpg.sinks import ProgressSink
 from snowpg.source import connection as sf_connection
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
@@ -67,16 +68,6 @@ class TableJob:
     copy_format: str = "auto"  # "auto": binary where every column can be; "csv": always CSV
     # Incremental tables: staging + merge, delete checks (snowpg.copy.upsert); None = plain COPY.
     upsert: upsert.UpsertSpec | None = None
-
-
-class ProgressSink:
-    """Receives progress events; the CLI draws bars from them. Called from worker threads."""
-
-    def chunk_completed(self, table: str, rows: int, bytes_: int) -> None: ...
-
-    def chunk_failed(self, table: str, chunk_id: int, error: str) -> None: ...
-
-    def chunk_retried(self, table: str, chunk_id: int, error: str) -> None: ...
 
 
 @dataclass
