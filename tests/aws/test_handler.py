@@ -11,7 +11,7 @@ import pytest
 
 from snowpg.aws import actions, secrets
 from snowpg.aws.handler import lambda_handler
-from snowpg.errors import DataError, TargetUnavailable
+from snowpg.errors import DataError, SourceNotFound, TargetUnavailable
 from tests.aws.harness import FakeContext
 
 CONFIG: dict[str, Any] = {
@@ -88,6 +88,21 @@ def test_missing_config_file_answers_400(lambda_env: Path) -> None:
     lambda_env.unlink()
     answer = lambda_handler({}, None)
     assert answer["statusCode"] == 400 and "not found" in answer["body"]["message"]
+
+
+def test_a_missing_snowflake_table_answers_400_like_the_cli_exit_2(
+    lambda_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any) -> Any:
+        raise SourceNotFound(
+            "Snowflake table ANALYTICS.PUBLIC.ORDERS does not exist", table="ORDERS"
+        )
+
+    monkeypatch.setattr(actions, "run", fail)
+    answer = lambda_handler({"action": "migrate"}, FakeContext(900))
+    assert SourceNotFound.exit_code == 2
+    assert answer["statusCode"] == 400 and answer["body"]["error"] == "SourceNotFound"
+    assert answer["body"]["table"] == "ORDERS"
 
 
 def test_transient_errors_are_raised_with_their_class_name_and_redacted(

@@ -4,7 +4,8 @@ It parses the event (:mod:`snowpg.aws.events`), loads the settings (:mod:`snowpg
 runs the action (:mod:`snowpg.aws.actions`) and answers ``{"statusCode": ..., "body": {...}}``:
 
 * 200 — ``body.status`` is ``completed`` or ``partial`` (more work remains: invoke again);
-* 400 — bad input: the event or the configuration is wrong, or the run was refused;
+* 400 — bad input: the event or the configuration is wrong, a configured Snowflake table or
+  schema does not exist, or the run was refused (every error the CLI exits 2 for);
 * 500 — a failure: failed chunks, a failed connection test, Snowflake/PostgreSQL refusals.
 
 Transient errors (``SourceUnavailable``, ``TargetUnavailable``, ``TransientError``) are *raised*
@@ -26,7 +27,7 @@ from snowpg import logs
 from snowpg.aws import actions
 from snowpg.aws.events import parse_event
 from snowpg.aws.secrets import load_lambda_settings
-from snowpg.errors import ConfigError, RunRefused, SnowpgError, TransientError
+from snowpg.errors import SnowpgError, TransientError
 
 log = logging.getLogger("snowpg.aws")
 
@@ -81,10 +82,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     except TransientError as exc:
         log.warning("action %s: transient failure, raised for a retry: %s", action, exc)
         raise _public(exc) from None
-    except (ConfigError, RunRefused) as exc:
-        log.error("action %s refused: %s", action, exc)
-        return _answer(400, _error_body(action, exc))
     except SnowpgError as exc:
+        if exc.exit_code == 2:  # the CLI's "bad input or refused": config, refusal, no such table
+            log.error("action %s refused: %s", action, exc)
+            return _answer(400, _error_body(action, exc))
         log.error("action %s failed: %s", action, exc)
         return _answer(500, _error_body(action, exc))
     except Exception as exc:
