@@ -220,7 +220,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run a real migration on local stand-ins: fakesnow (Snowflake) and an embedded PostgreSQL."""
-    from snowpg.demo.run import run_demo, stop_demo
+    from snowpg.cli.demo import run_demo, stop_demo
 
     if stop:
         raise typer.Exit(stop_demo(workdir, out_console))

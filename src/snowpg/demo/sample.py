@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import psycopg
+from psycopg import sql
 
 DATABASE = "DEMO"
 SCHEMA = "SALES"
@@ -83,3 +87,24 @@ def demo_config(threads: int, batch_size: int) -> dict[str, Any]:
             }
         ],
     }
+
+
+def ensure_database(dsn: str, name: str) -> None:
+    """Create database ``name`` on the embedded server unless it exists."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def target_counts(dsn: str, targets: Sequence[str]) -> dict[str, int]:
+    """Rows in each loaded ``schema.table``, to check the demo's result against the source."""
+    counts: dict[str, int] = {}
+    with psycopg.connect(dsn) as conn:
+        for target in targets:
+            schema, table = target.split(".", 1)
+            query = sql.SQL("SELECT count(*) FROM {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            row = conn.execute(query).fetchone()
+            counts[target] = int(row[0]) if row else 0
+    return counts

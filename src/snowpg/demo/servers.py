@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from snowpg.demo.fakesnow_env import fakesnow_python, server_env
 from snowpg.errors import ConfigError
+from snowpg.source.connection import version_options
 
 # fakesnow answers within ~1-3 s of starting on a 2-core machine; allow for a loaded CI box.
 FAKESNOW_START_TIMEOUT_S = 60.0
@@ -56,8 +58,6 @@ class FakesnowServer:
     def connect(self, **kwargs: Any) -> Any:
         import snowflake.connector
 
-        from snowpg.source.connection import version_options
-
         params: dict[str, Any] = {
             **version_options(),
             "user": "snowpg",
@@ -83,8 +83,6 @@ class FakesnowServer:
 
 
 def _fakesnow_command() -> list[str]:
-    from snowpg.demo.fakesnow_env import fakesnow_python
-
     return [str(fakesnow_python()), "-m", "fakesnow"]
 
 
@@ -92,8 +90,6 @@ def start_fakesnow(
     data_dir: Path, port: int | None = None, log_path: Path | None = None
 ) -> FakesnowServer:
     """Start a fakesnow server keeping its databases in ``data_dir`` and wait until it answers."""
-    from snowpg.demo.fakesnow_env import server_env
-
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = open(log_path or data_dir / "fakesnow.log", "ab")  # noqa: SIM115 - lives with the process

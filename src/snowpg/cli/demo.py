@@ -1,4 +1,7 @@
-"""``snowpg demo``: a real migration between local stand-ins, from nothing to a summary."""
+"""``snowpg demo``: a real migration between local stand-ins, from nothing to a summary.
+
+The command lives with the other faces; ``snowpg.demo`` holds the servers and sample data
+it uses."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import signal
 import time
 from pathlib import Path
 
-import psycopg
 from rich.console import Console
 
 from snowpg.cli.progress import BarsProgress, PlainProgress
@@ -42,9 +44,7 @@ def run_demo(
     try:
         console.print("starting an embedded PostgreSQL (pgserver wheel) ...")
         pg = start_embedded_postgres(workdir / "postgres", keep_running=keep)
-        with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'demo'").fetchone() is None:
-                conn.execute("CREATE DATABASE demo")
+        sample.ensure_database(pg.dsn(), "demo")
         t0 = time.monotonic()
         sf = fs.connect()
         counts = sample.create_sample_data(sf, rows)
@@ -74,23 +74,17 @@ def run_demo(
             summary = migrate_source(settings, source, None, progress=sink, on_run_ready=ready)
             sink.finish()
         print_summary(console, summary)
-        with psycopg.connect(pg.dsn("demo")) as conn:
-            for t in summary.tables:
-                schema, table = t.target.split(".", 1)
-                n = conn.execute(
-                    psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
-                        psycopg.sql.Identifier(schema), psycopg.sql.Identifier(table)
-                    )
-                ).fetchone()
-                expected = counts.get(t.source_table)
-                ok = n is not None and n[0] == expected
-                mark = "[green]ok[/]" if ok else "[red]MISMATCH[/]"
-                console.print(
-                    f"{mark} {t.target}: {n[0] if n else 0:,} rows in PostgreSQL, "
-                    f"{expected:,} in Snowflake"
-                )
-                if not ok:
-                    return 1
+        loaded = sample.target_counts(pg.dsn("demo"), [t.target for t in summary.tables])
+        for t in summary.tables:
+            expected = counts.get(t.source_table)
+            ok = loaded[t.target] == expected
+            mark = "[green]ok[/]" if ok else "[red]MISMATCH[/]"
+            console.print(
+                f"{mark} {t.target}: {loaded[t.target]:,} rows in PostgreSQL, "
+                f"{expected:,} in Snowflake"
+            )
+            if not ok:
+                return 1
         if keep:
             kept = True
             print_next_steps(console, workdir, config_path, {**fs.env(), **pg.env()}, summary)
