@@ -18,7 +18,12 @@ from snowpg.cli.progress import BarsProgress, PlainProgress
 from snowpg.cli.render import print_summary
 from snowpg.config import load_settings
 from snowpg.demo import sample
-from snowpg.demo.servers import free_port, start_embedded_postgres, start_snowflake
+from snowpg.demo.servers import (
+    free_port,
+    start_embedded_postgres,
+    start_snowflake,
+    stop_embedded_postgres,
+)
 from snowpg.engine import RunSummary, migrate_source
 
 FAKESNOW_PID = "fakesnow.pid"
@@ -167,9 +172,7 @@ def stop_demo(workdir: Path, console: Console) -> int:
                 stopped.append("the Snowflake stand-in")
         pid_file.unlink()
     if (workdir / "postgres" / "postmaster.pid").is_file():
-        import pgserver
-
-        pgserver.get_server(str(workdir / "postgres"), cleanup_mode="stop").cleanup()  # type: ignore[attr-defined]
+        stop_embedded_postgres(workdir / "postgres")
         stopped.append("PostgreSQL")
     console.print(
         f"stopped {' and '.join(stopped)} in {workdir}"

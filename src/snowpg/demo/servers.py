@@ -286,3 +286,10 @@ def start_embedded_postgres(data_dir: Path, keep_running: bool = False) -> Local
     pg = postgres_from_dsn(server.get_uri())
     pg.stop_callback = server.cleanup
     return pg
+
+
+def stop_embedded_postgres(data_dir: Path) -> None:
+    """Stop the cluster a kept demo left running in ``data_dir``."""
+    import pgserver  # the demo extra; present whenever a cluster was started here
+
+    pgserver.get_server(str(data_dir), cleanup_mode="stop").cleanup()  # type: ignore[attr-defined]
