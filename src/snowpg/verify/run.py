@@ -139,7 +139,7 @@ def verify_source(
         try:
             status_schema.ensure_schema(admin)  # adds the verify columns to an older schema
             run_id = _find_run(admin, source, run)
-            rows = store.list_tables(admin, run_id)
+            rows = store.table_rows(admin, run_id)
             admin.commit()
         except psycopg.Error as exc:
             raise pg_connection.translate_pg_error(
