@@ -34,8 +34,7 @@ from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark
 from snowpg.sinks import ProgressSink
 from snowpg.source import connection as sf_connection
-from snowpg.status import fresh, presence, store
-from snowpg.status import report as status_report
+from snowpg.status import collect, fresh, presence, store
 from snowpg.status import schema as status_schema
 from snowpg.status.rows import RunRow, TableKey, TableRow
 from snowpg.target import connection as pg_connection
@@ -408,7 +407,7 @@ def _completed_run(
     reload the same full tables (incremental tables always get a new run)."""
     if any(watermark.is_incremental(t) for t in selected):
         return None
-    if not status_report.has_status_schema(admin):
+    if not collect.has_status_schema(admin):
         return None
     run = store.latest_run(admin, source.source_name)
     if run is None or run.status != "completed" or run.config_hash != config_hash:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from snowpg.config import load_settings
-from snowpg.status.report import collect_status
+from snowpg.status.collect import collect_status
 from tests.fixtures.migration import create_mixed_table, make_config, run_cli, write_config
 
 pytestmark = pytest.mark.integration

@@ -119,7 +119,7 @@ def prepare(
 def status(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
-    from snowpg.status.report import collect_status
+    from snowpg.status.collect import collect_status
     from snowpg.sync import table_lags
 
     run = request.run_id or request.resume_run_id

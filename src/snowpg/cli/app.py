@@ -172,7 +172,7 @@ def migrate(
 
 def _read_report(settings: Settings, src: Any, run_id: Any) -> Any:
     """The run's bytes/retries per table from migration_status, or None if it cannot be read."""
-    from snowpg.status.report import collect_status
+    from snowpg.status.collect import collect_status
 
     try:
         return collect_status(settings, src, str(run_id))

@@ -101,7 +101,7 @@ def status_command(
 
     from snowpg.cli.common import load_config, out_console
     from snowpg.cli.sync import lag_table
-    from snowpg.status.report import collect_status
+    from snowpg.status.collect import collect_status
     from snowpg.sync import table_lags
 
     settings = load_config(config, snowflake=lag)  # --lag asks Snowflake; the rest reads PostgreSQL
@@ -191,7 +191,7 @@ def report_command(
     """Per-table run report: rows, bytes, duration, throughput, retries, verification."""
     from snowpg.cli.common import err_console, load_config, out_console
     from snowpg.observe.report_html import render_report
-    from snowpg.status.report import collect_status
+    from snowpg.status.collect import collect_status
 
     settings = load_config(config, snowflake=False)
     reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]

@@ -36,7 +36,8 @@ from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError, SnowpgError
 from snowpg.logs import redact
 from snowpg.observe import page, report_html
-from snowpg.status import report as status_report
+from snowpg.status import collect
+from snowpg.status.report import StatusReport
 from snowpg.status.schema import fetch_all, q
 from snowpg.target import connection as pg_connection
 
@@ -69,7 +70,7 @@ def snapshot(settings: Settings, sources: list[SourceConfig]) -> dict[str, Any]:
             continue
         try:
             out["sources"].append(
-                status_report.read_status(conn, src.source_name, src.target_pg_database).to_json()
+                collect.read_status(conn, src.source_name, src.target_pg_database).to_json()
             )
             if src.target_pg_database not in runs_seen:
                 runs_seen.add(src.target_pg_database)
@@ -83,7 +84,7 @@ def snapshot(settings: Settings, sources: list[SourceConfig]) -> dict[str, Any]:
 
 def recent_runs(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
     """The newest runs of every source in this database."""
-    if not status_report.has_status_schema(conn):
+    if not collect.has_status_schema(conn):
         return []
     try:
         return fetch_all(
@@ -102,8 +103,8 @@ def recent_runs(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any
         conn.rollback()
 
 
-def reports(settings: Settings, sources: list[SourceConfig]) -> list[status_report.StatusReport]:
-    return [status_report.collect_status(settings, s) for s in sources]
+def reports(settings: Settings, sources: list[SourceConfig]) -> list[StatusReport]:
+    return [collect.collect_status(settings, s) for s in sources]
 
 
 def to_json(data: Any) -> str:
@@ -146,7 +147,7 @@ class StatusServer(ThreadingHTTPServer):
         self,
         options: ServeOptions,
         load_status: Callable[[], dict[str, Any]],
-        load_reports: Callable[[], list[status_report.StatusReport]],
+        load_reports: Callable[[], list[StatusReport]],
     ) -> None:
         if not is_loopback(options.host) and not options.token:
             raise ConfigError(
