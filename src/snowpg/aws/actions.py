@@ -6,6 +6,7 @@ handler turns errors into answers; here they are raised.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -121,11 +122,15 @@ def status(
 ) -> dict[str, Any]:
     from snowpg.status.collect import collect_status
     from snowpg.sync import table_lags
+    from snowpg.target import connection
 
     run = request.run_id or request.resume_run_id
     reports = []
     for src in sources:
-        report = collect_status(settings, src, str(run) if run else None).to_json()
+        with contextlib.closing(
+            connection.connect(settings.postgres, src.target_pg_database)
+        ) as conn:
+            report = collect_status(conn, src, run).to_json()
         # Cutover view: high-water marks and lag of the tables with a source_watermark.
         report["lag"] = [
             dataclasses.asdict(lag) | {"lag_text": lag.lag_text}

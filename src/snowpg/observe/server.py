@@ -15,6 +15,7 @@ Bound to 127.0.0.1 by default, it needs no login. Bound to any other address it 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -22,6 +23,7 @@ import logging
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -103,8 +105,17 @@ def recent_runs(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any
         conn.rollback()
 
 
-def reports(settings: Settings, sources: list[SourceConfig]) -> list[StatusReport]:
-    return [collect.collect_status(settings, s) for s in sources]
+def read_reports(
+    settings: Settings, sources: list[SourceConfig], run_id: uuid.UUID | None = None
+) -> list[StatusReport]:
+    """Each source's report (of run ``run_id``, else its newest run), one connection a source."""
+    out = []
+    for src in sources:
+        with contextlib.closing(
+            pg_connection.connect(settings.postgres, src.target_pg_database)
+        ) as conn:
+            out.append(collect.collect_status(conn, src, run_id))
+    return out
 
 
 def to_json(data: Any) -> str:
@@ -175,7 +186,7 @@ def build_server(
     return StatusServer(
         options,
         load_status=lambda: snapshot(settings, sources),
-        load_reports=lambda: reports(settings, sources),
+        load_reports=lambda: read_reports(settings, sources),
     )
 
 

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.sql import Composed
 
-from snowpg.config import Settings, SourceConfig
+from snowpg.config import SourceConfig
 from snowpg.errors import ConfigError
 from snowpg.status.report import (
     MAX_SERIES_POINTS,
@@ -29,22 +29,19 @@ from snowpg.status.report import (
     table_status,
 )
 from snowpg.status.schema import has_snowpg_columns, q
-from snowpg.target import connection as pg_connection
 
 
 def collect_status(
-    settings: Settings, source: SourceConfig, run: str | None = None
+    conn: psycopg.Connection[Any], source: SourceConfig, run_id: uuid.UUID | None = None
 ) -> StatusReport:
-    """The status of ``run`` (a run id) or of the newest run of ``source``."""
-    run_id = parse_run_id(run)
-    conn = pg_connection.connect(settings.postgres, source.target_pg_database)
-    try:
-        return read_status(conn, source.source_name, source.target_pg_database, run_id)
-    finally:
-        conn.close()
+    """The status of run ``run_id`` or of the newest run of ``source``, read over ``conn`` (a
+    connection to the source's target database, opened and closed by the caller); leaves no
+    transaction open."""
+    return read_status(conn, source.source_name, source.target_pg_database, run_id)
 
 
 def parse_run_id(run: str | None) -> uuid.UUID | None:
+    """The run id of a ``--run`` option; raises ConfigError when it is not a UUID."""
     if run is None:
         return None
     try:
