@@ -263,6 +263,7 @@ def longest_chunk_seconds(
     settings: Settings, src: SourceConfig, run_id: uuid.UUID | None
 ) -> float | None:
     """The longest completed chunk of ``run_id`` (else the source's newest run), in seconds."""
+    from snowpg.status import store
     from snowpg.status.schema import has_snowpg_columns
     from snowpg.target import connection as pg_connection
 
@@ -271,20 +272,10 @@ def longest_chunk_seconds(
         if not has_snowpg_columns(conn):  # none yet, or only the existing tool's schema
             return None
         if run_id is None:
-            row = conn.execute(
-                "SELECT run_id FROM migration_status.migration_runs WHERE source_name = %s"
-                " ORDER BY started_at DESC LIMIT 1",
-                (src.source_name,),
-            ).fetchone()
-            if row is None:
+            run_id = store.latest_run_id(conn, src.source_name)
+            if run_id is None:
                 return None
-            run_id = row[0]
-        longest = conn.execute(
-            "SELECT max(duration_seconds) FROM migration_status.migration_chunk_status"
-            " WHERE run_id = %s AND status = 'completed'",
-            (run_id,),
-        ).fetchone()
-        return float(longest[0]) if longest and longest[0] is not None else None
+        return store.longest_completed_chunk_seconds(conn, run_id)
     finally:
         conn.close()
 

@@ -32,15 +32,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import psycopg
-
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError, SnowpgError
 from snowpg.logs import redact
 from snowpg.observe import page, report_html
 from snowpg.status import collect
 from snowpg.status.report import StatusReport
-from snowpg.status.schema import fetch_all, q
 from snowpg.target import connection as pg_connection
 
 log = logging.getLogger("snowpg.observe")
@@ -76,33 +73,12 @@ def snapshot(settings: Settings, sources: list[SourceConfig]) -> dict[str, Any]:
             )
             if src.target_pg_database not in runs_seen:
                 runs_seen.add(src.target_pg_database)
-                for r in recent_runs(conn, 20):
+                for r in collect.recent_runs(conn, 20):
                     out["runs"].append({**r, "target_database": src.target_pg_database})
         finally:
             conn.close()
     out["runs"].sort(key=lambda r: str(r["started_at"]), reverse=True)
     return out
-
-
-def recent_runs(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
-    """The newest runs of every source in this database."""
-    if not collect.has_status_schema(conn):
-        return []
-    try:
-        return fetch_all(
-            conn,
-            q(
-                "SELECT run_id::text AS run_id, source_name, status, started_at, completed_at,"
-                " coalesce(total_tables, 0) AS total_tables,"
-                " coalesce(completed_tables, 0) AS completed_tables,"
-                " coalesce(failed_tables, 0) AS failed_tables,"
-                " coalesce(total_rows_copied, 0) AS rows_copied"
-                " FROM {runs} ORDER BY started_at DESC LIMIT %s"
-            ),
-            (limit,),
-        )
-    finally:
-        conn.rollback()
 
 
 def read_reports(

@@ -1,8 +1,9 @@
 """Reads of ``migration_status.migration_chunk_status`` outside the claim protocol: a table's
-chunks, a run's chunk counts by status, its live in-progress chunks.
+chunks, a run's chunk counts by status, its live in-progress chunks, its longest chunk.
 
 The writes to chunk rows are the claim protocol's (:mod:`snowpg.status.claims`,
-:mod:`snowpg.status.failures`). Use these through :mod:`snowpg.status.store`.
+:mod:`snowpg.status.failures`) and verify's (:mod:`snowpg.status.verified`). Use these through
+:mod:`snowpg.status.store`.
 """
 
 from __future__ import annotations
@@ -42,3 +43,16 @@ def live_in_progress(conn: Conn, run_id: uuid.UUID) -> int:
         (run_id,),
     )
     return int(row["n"]) if row else 0
+
+
+def longest_completed_chunk_seconds(conn: Conn, run_id: uuid.UUID) -> float | None:
+    """The duration of the run's longest completed chunk, in seconds (None before the first)."""
+    row = fetch_one(
+        conn,
+        q(
+            "SELECT max(duration_seconds) AS longest FROM {chunks}"
+            " WHERE run_id = %s AND status = 'completed'"
+        ),
+        (run_id,),
+    )
+    return float(row["longest"]) if row and row["longest"] is not None else None

@@ -28,7 +28,7 @@ from snowpg.status.report import (
     is_stuck,
     table_status,
 )
-from snowpg.status.schema import has_snowpg_columns, q
+from snowpg.status.schema import fetch_all, has_snowpg_columns, q
 
 
 def collect_status(
@@ -55,6 +55,27 @@ def has_status_schema(conn: psycopg.Connection[Any]) -> bool:
     found = has_snowpg_columns(conn)
     conn.rollback()
     return found
+
+
+def recent_runs(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
+    """The newest runs of every source in this database; leaves no transaction open."""
+    if not has_status_schema(conn):
+        return []
+    try:
+        return fetch_all(
+            conn,
+            q(
+                "SELECT run_id::text AS run_id, source_name, status, started_at, completed_at,"
+                " coalesce(total_tables, 0) AS total_tables,"
+                " coalesce(completed_tables, 0) AS completed_tables,"
+                " coalesce(failed_tables, 0) AS failed_tables,"
+                " coalesce(total_rows_copied, 0) AS rows_copied"
+                " FROM {runs} ORDER BY started_at DESC LIMIT %s"
+            ),
+            (limit,),
+        )
+    finally:
+        conn.rollback()
 
 
 def read_status(

@@ -57,6 +57,16 @@ def find_resumable_run(
     return run
 
 
+def latest_run_id(conn: Conn, source_name: str) -> uuid.UUID | None:
+    """The id of the newest run of the source (None if it has none); caller txn."""
+    row = fetch_one(
+        conn,
+        q("SELECT run_id FROM {runs} WHERE source_name = %s ORDER BY started_at DESC LIMIT 1"),
+        (source_name,),
+    )
+    return uuid.UUID(str(row["run_id"])) if row else None
+
+
 def latest_run(conn: Conn, source_name: str) -> RunRow | None:
     """The newest run of the source, whatever its status."""
     row = fetch_one(

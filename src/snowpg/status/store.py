@@ -6,7 +6,10 @@ Callers use ``store.<function>`` only; each function lives in the module of its 
 - :mod:`snowpg.status.tables`: the table rows (add with their chunks, status, metadata, finish);
 - :mod:`snowpg.status.chunks`: reads of the chunk rows (a table's chunks, counts, live owners);
 - :mod:`snowpg.status.claims`: the exactly-once claim protocol (claim, lock, complete);
-- :mod:`snowpg.status.failures`: a claim that did not complete (retry, fail, release, reset).
+- :mod:`snowpg.status.failures`: a claim that did not complete (retry, fail, release, reset);
+- :mod:`snowpg.status.verified`: the outcome of ``snowpg verify`` on a chunk or a table.
+
+The run report's reads are :mod:`snowpg.status.collect`'s.
 
 Functions marked "own txn" commit (and roll back on error); "caller txn" ones never commit.
 Times are TIMESTAMP without zone written as LOCALTIMESTAMP, the server's local time, matching the
@@ -20,6 +23,7 @@ from snowpg.status.chunks import (
     chunk_status_counts,
     list_chunks,
     live_in_progress,
+    longest_completed_chunk_seconds,
 )
 from snowpg.status.claims import (
     DEFAULT_LEASE_SECONDS,
@@ -42,6 +46,7 @@ from snowpg.status.runs import (
     find_resumable_run,
     get_run,
     latest_run,
+    latest_run_id,
     latest_runs,
     run_abandoned,
     run_status,
@@ -60,6 +65,7 @@ from snowpg.status.tables import (
     table_rows,
     update_table_metadata,
 )
+from snowpg.status.verified import mark_chunk_verified, mark_table_verified
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -79,10 +85,14 @@ __all__ = [
     "get_run",
     "get_table",
     "latest_run",
+    "latest_run_id",
     "latest_runs",
     "list_chunks",
     "live_in_progress",
     "lock_claim",
+    "longest_completed_chunk_seconds",
+    "mark_chunk_verified",
+    "mark_table_verified",
     "record_retry",
     "release_chunk",
     "release_owned",
