@@ -34,8 +34,7 @@ from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark
 from snowpg.sinks import ProgressSink
 from snowpg.source import connection as sf_connection
-from snowpg.status import fresh, presence, store
-from snowpg.status import report as status_report
+from snowpg.status import collect, fresh, presence, store
 from snowpg.status import schema as status_schema
 from snowpg.status.rows import RunRow, TableKey, TableRow
 from snowpg.target import connection as pg_connection
@@ -160,7 +159,7 @@ def _start(
             _open_run(settings, source, selected, config_hash, opts, admin, opened)
             if opened.run_id is not None:
                 presence.join_run(admin, opened.run_id, _process_name())
-                opened.rows = store.list_tables(admin, opened.run_id)
+                opened.rows = store.table_rows(admin, opened.run_id)
                 admin.commit()
             presence.unlock_source(admin, source.source_name)
             return admin, opened
@@ -323,7 +322,7 @@ def _open_run(
             return
     prepared: set[str] = set()
     if resumed and existing is not None:
-        prepared = {r.key.source_table for r in store.list_tables(admin, existing.run_id)}
+        prepared = {r.key.source_table for r in store.table_rows(admin, existing.run_id)}
         admin.commit()
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
     # Every problem of every table (missing tables and columns, non-empty targets) at once.
@@ -408,7 +407,7 @@ def _completed_run(
     reload the same full tables (incremental tables always get a new run)."""
     if any(watermark.is_incremental(t) for t in selected):
         return None
-    if not status_report.has_status_schema(admin):
+    if not collect.has_status_schema(admin):
         return None
     run = store.latest_run(admin, source.source_name)
     if run is None or run.status != "completed" or run.config_hash != config_hash:
@@ -416,7 +415,7 @@ def _completed_run(
         return None
     done = {
         r.key.source_table
-        for r in store.list_tables(admin, run.run_id)
+        for r in store.table_rows(admin, run.run_id)
         if r.status in ("completed", "skipped")
     }
     admin.commit()
@@ -612,7 +611,7 @@ def _finish_table(conn: Any, key: TableKey) -> None:
 
 
 def _final_sweep(admin: Any, run_id: uuid.UUID) -> None:
-    for row in store.list_tables(admin, run_id):
+    for row in store.table_rows(admin, run_id):
         if row.status in ("completed", "skipped") and (
             row.indexes_restored or not row.indexes_disabled
         ):
@@ -626,7 +625,7 @@ def _wanted(source_table: str, selected: list[TableConfig]) -> bool:
 
 
 def _final_status(admin: Any, run_id: uuid.UUID, enabled: set[str], deadline_hit: bool) -> str:
-    tables = store.list_tables(admin, run_id)
+    tables = store.table_rows(admin, run_id)
     admin.commit()
     if all(t.status in ("completed", "skipped") for t in tables):
         in_run = {t.key.source_table for t in tables}
@@ -647,7 +646,7 @@ def _final_status(admin: Any, run_id: uuid.UUID, enabled: set[str], deadline_hit
 def _run_error(admin: Any, run_id: uuid.UUID, status: str) -> str | None:
     if status != "failed":
         return None
-    failed = [t for t in store.list_tables(admin, run_id) if t.status == "failed"]
+    failed = [t for t in store.table_rows(admin, run_id) if t.status == "failed"]
     admin.commit()
     names = ", ".join(f"{t.key.source_table} ({t.failed_chunks} chunk(s))" for t in failed)
     return f"failed tables: {names}" if names else None
@@ -664,7 +663,7 @@ def _summary(
     started: float,
 ) -> RunSummary:
     tables = []
-    for row in store.list_tables(admin, run_id):
+    for row in store.table_rows(admin, run_id):
         seconds = None
         if row.started_at and row.completed_at:
             seconds = (row.completed_at - row.started_at).total_seconds()

@@ -85,7 +85,7 @@ def test_upgrade_keeps_their_constraints_indexes_comments_views_and_rows(pg_dsn:
 def test_serve_lists_no_run_before_the_upgrade_and_theirs_without_source_after(
     pg_dsn: str,
 ) -> None:
-    from snowpg.observe.server import recent_runs
+    from snowpg.status.collect import recent_runs
 
     existing.apply_ddl(pg_dsn)
     existing.add_their_run(pg_dsn)

@@ -108,7 +108,7 @@ def test_add_table_is_in_the_callers_transaction(conn: Conn) -> None:
         chunks=[(0, _rng(0), 5)], estimated_rows=5, chunking_method="range", metadata={},
     )  # fmt: skip
     conn.rollback()
-    assert store.list_tables(conn, run_id) == []
+    assert store.table_rows(conn, run_id) == []
     key = _add(conn, run_id, "T", 3)
     table = store.get_table(conn, key)
     assert table is not None and table.status == "pending" and table.total_chunks == 3
@@ -304,7 +304,7 @@ def test_claim_order_and_table_states(conn: Conn) -> None:
         reason="disabled in the configuration",
     )  # fmt: skip
     conn.commit()
-    assert [t.key for t in store.list_tables(conn, run_id)] == [zz, aa, skipped]
+    assert [t.key for t in store.table_rows(conn, run_id)] == [zz, aa, skipped]
     run = store.get_run(conn, run_id)
     assert run is not None and run.total_tables == 3
     store.set_table_status(conn, aa, "failed", "target changed")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from snowpg.config import load_settings
-from snowpg.status.report import collect_status
+from snowpg.config import Settings, SourceConfig, load_settings
+from snowpg.status.collect import collect_status
+from snowpg.status.report import StatusReport
+from snowpg.target import connection
 from tests.fixtures.migration import create_mixed_table, make_config, run_cli, write_config
 
 pytestmark = pytest.mark.integration
+
+
+def _status(settings: Settings, source: SourceConfig) -> StatusReport:
+    with contextlib.closing(
+        connection.connect(settings.postgres, source.target_pg_database)
+    ) as conn:
+        return collect_status(conn, source)
 
 
 def test_average_rate_leaves_out_an_idle_hour_between_invocations(
@@ -31,7 +41,7 @@ def test_average_rate_leaves_out_an_idle_hour_between_invocations(
     assert done.returncode == 0, done.stdout + done.stderr
     settings = load_settings(cfg)
     [source] = settings.sources
-    before = collect_status(settings, source)
+    before = _status(settings, source)
     [table] = before.tables
     assert table.average_rows_per_second and before.rows_per_second
 
@@ -48,7 +58,7 @@ def test_average_rate_leaves_out_an_idle_hour_between_invocations(
             " completed_at = completed_at - interval '1 hour' WHERE chunk_id ="
             " (SELECT min(chunk_id) FROM migration_status.migration_chunk_status)"
         )
-    after = collect_status(settings, source)
+    after = _status(settings, source)
     [paused] = after.tables
     assert after.seconds is not None and after.seconds > 3600
     wall_rate = 4000 / after.seconds

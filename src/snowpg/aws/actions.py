@@ -6,6 +6,7 @@ handler turns errors into answers; here they are raised.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -119,13 +120,17 @@ def prepare(
 def status(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
-    from snowpg.status.report import collect_status
+    from snowpg.status.collect import collect_status
     from snowpg.sync import table_lags
+    from snowpg.target import connection
 
     run = request.run_id or request.resume_run_id
     reports = []
     for src in sources:
-        report = collect_status(settings, src, str(run) if run else None).to_json()
+        with contextlib.closing(
+            connection.connect(settings.postgres, src.target_pg_database)
+        ) as conn:
+            report = collect_status(conn, src, run).to_json()
         # Cutover view: high-water marks and lag of the tables with a source_watermark.
         report["lag"] = [
             dataclasses.asdict(lag) | {"lag_text": lag.lag_text}
@@ -258,6 +263,7 @@ def longest_chunk_seconds(
     settings: Settings, src: SourceConfig, run_id: uuid.UUID | None
 ) -> float | None:
     """The longest completed chunk of ``run_id`` (else the source's newest run), in seconds."""
+    from snowpg.status import store
     from snowpg.status.schema import has_snowpg_columns
     from snowpg.target import connection as pg_connection
 
@@ -266,20 +272,10 @@ def longest_chunk_seconds(
         if not has_snowpg_columns(conn):  # none yet, or only the existing tool's schema
             return None
         if run_id is None:
-            row = conn.execute(
-                "SELECT run_id FROM migration_status.migration_runs WHERE source_name = %s"
-                " ORDER BY started_at DESC LIMIT 1",
-                (src.source_name,),
-            ).fetchone()
-            if row is None:
+            run_id = store.latest_run_id(conn, src.source_name)
+            if run_id is None:
                 return None
-            run_id = row[0]
-        longest = conn.execute(
-            "SELECT max(duration_seconds) FROM migration_status.migration_chunk_status"
-            " WHERE run_id = %s AND status = 'completed'",
-            (run_id,),
-        ).fetchone()
-        return float(longest[0]) if longest and longest[0] is not None else None
+        return store.longest_completed_chunk_seconds(conn, run_id)
     finally:
         conn.close()
 

@@ -7,6 +7,7 @@ in one place. Exit codes: 0 done, 1 failed, 2 bad input or refused, 3 partial (c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -172,10 +173,15 @@ def migrate(
 
 def _read_report(settings: Settings, src: Any, run_id: Any) -> Any:
     """The run's bytes/retries per table from migration_status, or None if it cannot be read."""
-    from snowpg.status.report import collect_status
+    from snowpg.status.collect import collect_status, parse_run_id
+    from snowpg.target import connection
 
     try:
-        return collect_status(settings, src, str(run_id))
+        run = parse_run_id(str(run_id))
+        with contextlib.closing(
+            connection.connect(settings.postgres, src.target_pg_database)
+        ) as conn:
+            return collect_status(conn, src, run)
     except SnowpgError as exc:
         err_console.print(f"note: cannot read the run report: {exc}", highlight=False)
         return None

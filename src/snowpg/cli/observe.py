@@ -101,14 +101,15 @@ def status_command(
 
     from snowpg.cli.common import load_config, out_console
     from snowpg.cli.sync import lag_table
-    from snowpg.status.report import collect_status
+    from snowpg.observe.server import read_reports
+    from snowpg.status.collect import parse_run_id
     from snowpg.sync import table_lags
 
     settings = load_config(config, snowflake=lag)  # --lag asks Snowflake; the rest reads PostgreSQL
     sources = settings.select_sources(source)
 
     def collect() -> list[StatusReport]:
-        return [collect_status(settings, src, run) for src in sources]
+        return read_reports(settings, sources, parse_run_id(run))
 
     if as_json:
         reports = [r.to_json() for r in collect()]
@@ -191,10 +192,11 @@ def report_command(
     """Per-table run report: rows, bytes, duration, throughput, retries, verification."""
     from snowpg.cli.common import err_console, load_config, out_console
     from snowpg.observe.report_html import render_report
-    from snowpg.status.report import collect_status
+    from snowpg.observe.server import read_reports
+    from snowpg.status.collect import parse_run_id
 
     settings = load_config(config, snowflake=False)
-    reports = [collect_status(settings, src, run) for src in settings.select_sources(source)]
+    reports = read_reports(settings, settings.select_sources(source), parse_run_id(run))
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
     else:

@@ -198,7 +198,7 @@ class Worker:
         abandoned, tables = self._with_pg_retry(
             lambda conn: (
                 store.run_abandoned(conn, self.ctx.run_id),
-                store.list_tables(conn, self.ctx.run_id),
+                store.table_rows(conn, self.ctx.run_id),
             ),
             "reading table progress",
         )

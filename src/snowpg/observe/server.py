@@ -15,6 +15,7 @@ Bound to 127.0.0.1 by default, it needs no login. Bound to any other address it 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -22,6 +23,7 @@ import logging
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,14 +32,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import psycopg
-
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError, SnowpgError
 from snowpg.logs import redact
 from snowpg.observe import page, report_html
-from snowpg.status import report as status_report
-from snowpg.status.schema import fetch_all, q
+from snowpg.status import collect
+from snowpg.status.report import StatusReport
 from snowpg.target import connection as pg_connection
 
 log = logging.getLogger("snowpg.observe")
@@ -69,11 +69,11 @@ def snapshot(settings: Settings, sources: list[SourceConfig]) -> dict[str, Any]:
             continue
         try:
             out["sources"].append(
-                status_report.read_status(conn, src.source_name, src.target_pg_database).to_json()
+                collect.read_status(conn, src.source_name, src.target_pg_database).to_json()
             )
             if src.target_pg_database not in runs_seen:
                 runs_seen.add(src.target_pg_database)
-                for r in recent_runs(conn, 20):
+                for r in collect.recent_runs(conn, 20):
                     out["runs"].append({**r, "target_database": src.target_pg_database})
         finally:
             conn.close()
@@ -81,29 +81,17 @@ def snapshot(settings: Settings, sources: list[SourceConfig]) -> dict[str, Any]:
     return out
 
 
-def recent_runs(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
-    """The newest runs of every source in this database."""
-    if not status_report.has_status_schema(conn):
-        return []
-    try:
-        return fetch_all(
-            conn,
-            q(
-                "SELECT run_id::text AS run_id, source_name, status, started_at, completed_at,"
-                " coalesce(total_tables, 0) AS total_tables,"
-                " coalesce(completed_tables, 0) AS completed_tables,"
-                " coalesce(failed_tables, 0) AS failed_tables,"
-                " coalesce(total_rows_copied, 0) AS rows_copied"
-                " FROM {runs} ORDER BY started_at DESC LIMIT %s"
-            ),
-            (limit,),
-        )
-    finally:
-        conn.rollback()
-
-
-def reports(settings: Settings, sources: list[SourceConfig]) -> list[status_report.StatusReport]:
-    return [status_report.collect_status(settings, s) for s in sources]
+def read_reports(
+    settings: Settings, sources: list[SourceConfig], run_id: uuid.UUID | None = None
+) -> list[StatusReport]:
+    """Each source's report (of run ``run_id``, else its newest run), one connection a source."""
+    out = []
+    for src in sources:
+        with contextlib.closing(
+            pg_connection.connect(settings.postgres, src.target_pg_database)
+        ) as conn:
+            out.append(collect.collect_status(conn, src, run_id))
+    return out
 
 
 def to_json(data: Any) -> str:
@@ -146,7 +134,7 @@ class StatusServer(ThreadingHTTPServer):
         self,
         options: ServeOptions,
         load_status: Callable[[], dict[str, Any]],
-        load_reports: Callable[[], list[status_report.StatusReport]],
+        load_reports: Callable[[], list[StatusReport]],
     ) -> None:
         if not is_loopback(options.host) and not options.token:
             raise ConfigError(
@@ -174,7 +162,7 @@ def build_server(
     return StatusServer(
         options,
         load_status=lambda: snapshot(settings, sources),
-        load_reports=lambda: reports(settings, sources),
+        load_reports=lambda: read_reports(settings, sources),
     )
 
 

@@ -11,12 +11,12 @@ Worker ids must be unique per worker.
 
 ``lease_expires_at`` is UTC (other times are server-local LOCALTIMESTAMP) so that sessions with
 different TimeZone settings agree on when a lease ends. "own txn" functions commit; "caller txn"
-ones never do. Use these through :mod:`snowpg.status.store`.
+ones never do. A claim that does not complete (a retry, a failure, a claim given back) is recorded
+by :mod:`snowpg.status.failures`. Use these through :mod:`snowpg.status.store`.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -27,16 +27,12 @@ from snowpg.errors import TargetError
 from snowpg.status.rows import ChunkKey, ClaimedChunk, TableKey, table_key
 from snowpg.status.schema import (
     Conn,
-    clip,
-    fetch_all,
     fetch_one,
     key_params,
     own_txn,
     q,
     rollback_quietly,
 )
-
-log = logging.getLogger("snowpg.status.claims")
 
 # Used when lock_claim/record_retry are not told the lease length; leases are only ever
 # extended with it, never shortened.
@@ -51,7 +47,7 @@ class RunAbandoned(LostClaim):
     """The chunk's run was replaced by a fresh run; roll back and stop working on it."""
 
 
-def _cp(claim: ClaimedChunk) -> dict[str, Any]:
+def claim_params(claim: ClaimedChunk) -> dict[str, Any]:
     return {**key_params(claim.key.table), "id": claim.key.chunk_id, "attempts": claim.attempts}
 
 
@@ -191,7 +187,7 @@ def lock_claim(
     must roll back and move on. While this transaction stays open no one else can claim the chunk.
     """
     params = {
-        **_cp(claim),
+        **claim_params(claim),
         "owner": worker_id,
         "lease": float(lease_seconds or DEFAULT_LEASE_SECONDS),
     }
@@ -225,7 +221,12 @@ def complete_chunk(
 ) -> None:
     """Mark the chunk completed and add its rows to table and run; caller txn (the one that
     copied the rows). Raises :class:`LostClaim` if the chunk is no longer this claim's."""
-    params = {**_cp(claim), "rows": rows_copied, "bytes": bytes_copied, "secs": duration_seconds}
+    params = {
+        **claim_params(claim),
+        "rows": rows_copied,
+        "bytes": bytes_copied,
+        "secs": duration_seconds,
+    }
     done = fetch_one(
         conn,
         q(
@@ -273,134 +274,6 @@ def complete_chunk(
         )
 
 
-def record_retry(
-    conn: Conn, claim: ClaimedChunk, error_message: str, lease_seconds: int | None = None
-) -> int:
-    """Count a failed attempt that will be retried; own txn. Returns the new retry_count (the
-    unchanged one if the claim was lost; the next :func:`lock_claim` then says so)."""
-    params = {
-        **_cp(claim),
-        "error": clip(error_message),
-        "lease": float(lease_seconds or DEFAULT_LEASE_SECONDS),
-    }
-    with own_txn(conn):
-        row = fetch_one(
-            conn,
-            q(
-                "UPDATE {chunks} SET retry_count = coalesce(retry_count, 0) + 1,"
-                " error_message = %(error)s, lease_backend_pid = pg_backend_pid(),"
-                " lease_expires_at = greatest(lease_expires_at,"
-                "   (now() AT TIME ZONE 'UTC') + make_interval(secs => %(lease)s))"
-                " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
-                " RETURNING retry_count"
-            ),
-            params,
-        )
-        if row is None:
-            log.info("retry of chunk %d not recorded: claim lost", claim.key.chunk_id)
-            cur = fetch_one(conn, q("SELECT retry_count FROM {chunks} WHERE {chunk_where}"), params)
-            return int(cur["retry_count"] or 0) if cur else claim.retry_count
-        return int(row["retry_count"])
-
-
-def fail_chunk(conn: Conn, claim: ClaimedChunk, error_message: str) -> None:
-    """Mark the chunk failed for good (``completed_at`` set, ``retry_count`` keeps the retries it
-    used, as the existing tool's repair queries expect) and count it on its table; own txn.
-    No-op if the claim was lost."""
-    params = {**_cp(claim), "error": clip(error_message)}
-    params["table_error"] = clip(f"chunk {claim.key.chunk_id}: {error_message}")
-    with own_txn(conn):
-        row = fetch_one(
-            conn,
-            q(
-                "UPDATE {chunks} SET status = 'failed',"
-                " completed_at = greatest(LOCALTIMESTAMP, started_at),"
-                " error_message = %(error)s,{clear_lease}"
-                " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
-                " RETURNING 1 AS ok"
-            ),
-            params,
-        )
-        if row is None:
-            log.info("failure of chunk %d not recorded: claim lost", claim.key.chunk_id)
-            return
-        conn.execute(
-            q(
-                "UPDATE {tables} SET failed_chunks = coalesce(failed_chunks, 0) + 1,"
-                " error_message = %(table_error)s WHERE {table_where}"
-            ),
-            params,
-        )
-
-
-def release_chunk(conn: Conn, claim: ClaimedChunk) -> None:
-    """Give a claimed chunk back (pending, no lease); own txn. No-op if the claim was lost."""
-    with own_txn(conn):
-        conn.execute(
-            q(
-                "UPDATE {chunks} SET status = 'pending',{clear_lease}"
-                " WHERE {chunk_where} AND status = 'in_progress' AND attempts = %(attempts)s"
-            ),
-            _cp(claim),
-        )
-
-
-def release_owned(conn: Conn, run_id: uuid.UUID, owner_prefix: str) -> int:
-    """Give back every in_progress chunk of the run claimed by workers ``owner_prefix:*``
-    (one process, after Ctrl-C); own txn. Returns how many chunks went back to pending."""
-    with own_txn(conn):
-        cur = conn.execute(
-            q(
-                "UPDATE {chunks} SET status = 'pending',{clear_lease}"
-                " WHERE run_id = %(run)s AND status = 'in_progress'"
-                " AND starts_with(lease_owner, %(prefix)s)"
-            ),
-            {"run": run_id, "prefix": owner_prefix + ":"},
-        )
-        return cur.rowcount
-
-
-def reset_failed(conn: Conn, run_id: uuid.UUID) -> int:
-    """Put the run's failed chunks back to pending (retry_count and message kept) and reopen
-    failed tables; own txn. Returns how many chunks were reset."""
-    with own_txn(conn):
-        cur = conn.execute(
-            q(
-                "UPDATE {chunks} SET status = 'pending', completed_at = NULL,{clear_lease}"
-                " WHERE run_id = %s AND status = 'failed'"
-            ),
-            (run_id,),
-        )
-        reset = cur.rowcount
-        conn.execute(
-            q(
-                "UPDATE {tables} t SET"
-                " failed_chunks = (SELECT count(*) FROM {chunks} c WHERE"
-                "   (c.run_id, c.source_database, c.source_schema, c.source_table)"
-                "   = (t.run_id, t.source_database, t.source_schema, t.source_table)"
-                "   AND c.status = 'failed'),"
-                " status = CASE WHEN t.status <> 'failed' THEN t.status"
-                "   WHEN t.started_at IS NOT NULL THEN 'in_progress' ELSE 'pending' END,"
-                " completed_at = CASE WHEN t.status = 'failed' THEN NULL ELSE t.completed_at END,"
-                " error_message = CASE WHEN t.status = 'failed' THEN NULL ELSE t.error_message END"
-                " WHERE t.run_id = %s"
-            ),
-            (run_id,),
-        )
-    return reset
-
-
-def chunk_status_counts(conn: Conn, run_id: uuid.UUID) -> dict[str, int]:
-    counts = {"pending": 0, "in_progress": 0, "completed": 0, "failed": 0}
-    for r in fetch_all(
-        conn,
-        q("SELECT status, count(*) AS n FROM {chunks} WHERE run_id = %s GROUP BY status"),
-        (run_id,),
-    ):
-        counts[r["status"]] = int(r["n"])
-    return counts
-
-
 def committed_by(conn: Conn, claim: ClaimedChunk) -> int | None:
     """The rows of the chunk if it is completed under this very claim (its commit went through
     although the reply was lost), else None; caller txn."""
@@ -410,35 +283,6 @@ def committed_by(conn: Conn, claim: ClaimedChunk) -> int | None:
             "SELECT rows_copied FROM {chunks} WHERE {chunk_where} AND status = 'completed'"
             " AND attempts = %(attempts)s"
         ),
-        _cp(claim),
+        claim_params(claim),
     )
     return int(row["rows_copied"] or 0) if row else None
-
-
-def run_status(conn: Conn, run_id: uuid.UUID) -> str | None:
-    """The run's status now (None if it does not exist); caller txn."""
-    row = fetch_one(conn, q("SELECT status FROM {runs} WHERE run_id = %s"), (run_id,))
-    return str(row["status"]) if row else None
-
-
-def run_abandoned(conn: Conn, run_id: uuid.UUID) -> bool:
-    """True once a fresh run replaced this run (status 'failed', "abandoned: ..."); caller txn."""
-    row = fetch_one(
-        conn,
-        q("SELECT NOT {not_abandoned} AS gone FROM {runs} r WHERE r.run_id = %s"),
-        (run_id,),
-    )
-    return bool(row and row["gone"])
-
-
-def live_in_progress(conn: Conn, run_id: uuid.UUID) -> int:
-    """In-progress chunks whose owner is alive (lease running and backend connected)."""
-    row = fetch_one(
-        conn,
-        q(
-            "SELECT count(*) AS n FROM {chunks} c WHERE c.run_id = %s"
-            " AND c.status = 'in_progress' AND {alive}"
-        ),
-        (run_id,),
-    )
-    return int(row["n"]) if row else 0

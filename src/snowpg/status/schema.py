@@ -165,7 +165,7 @@ def upgrade_if_present(conn: psycopg.Connection[Any]) -> bool:
     return found
 
 
-# Query helpers shared by store.py and claims.py -------------------------------------------
+# Query helpers shared by the modules that read and write the status rows -------------------
 
 Conn = psycopg.Connection[Any]
 MAX_ERROR_CHARS = 2000

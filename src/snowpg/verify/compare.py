@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from snowpg.model import ChunkRange
 from snowpg.source import reader
+from snowpg.status import store
 from snowpg.status.rows import ChunkKey, TableKey
-from snowpg.status.schema import Conn, key_params, q
+from snowpg.status.schema import Conn
 from snowpg.verify import jsontext, queries
 from snowpg.verify.queries import TableSpec
 
@@ -189,31 +189,12 @@ def verify_chunk(
 
 def record_chunk(conn: Conn, key: ChunkKey, result: ChunkResult) -> None:
     """Store the chunk's verification outcome (own txn)."""
-    conn.execute(
-        q(
-            "UPDATE {chunks} SET verified_at = LOCALTIMESTAMP, verify_status = %(st)s,"
-            " verify_detail = %(d)s WHERE {chunk_where}"
-        ),
-        {
-            **key_params(key.table),
-            "id": key.chunk_id,
-            "st": result.status,
-            "d": Jsonb(result.detail()),
-        },
-    )
-    conn.commit()
+    store.mark_chunk_verified(conn, key, result.status, result.detail())
 
 
 def record_table(conn: Conn, key: TableKey, status: str, detail: dict[str, Any]) -> None:
     """Store the table's verification outcome (own txn)."""
-    conn.execute(
-        q(
-            "UPDATE {tables} SET verified_at = LOCALTIMESTAMP, verify_status = %(st)s,"
-            " verify_detail = %(d)s WHERE {table_where}"
-        ),
-        {**key_params(key), "st": status, "d": Jsonb(detail)},
-    )
-    conn.commit()
+    store.mark_table_verified(conn, key, status, detail)
 
 
 def table_status(results: Sequence[ChunkResult]) -> str:

@@ -30,7 +30,6 @@ from snowpg.source import connection as sf_connection
 from snowpg.status import schema as status_schema
 from snowpg.status import store
 from snowpg.status.rows import TableRow
-from snowpg.status.schema import fetch_one, q
 from snowpg.target import connection as pg_connection
 from snowpg.verify import compare, queries
 from snowpg.verify.canonical import VerifyColumn
@@ -110,18 +109,14 @@ def _find_run(admin: Any, source: SourceConfig, run: str | None) -> uuid.UUID:
         if store.get_run(admin, run_id) is None:
             raise RunRefused(f"run {run_id} not found in migration_status.migration_runs")
         return run_id
-    row = fetch_one(
-        admin,
-        q("SELECT run_id FROM {runs} WHERE source_name = %s ORDER BY started_at DESC LIMIT 1"),
-        (source.source_name,),
-    )
-    if row is None:
+    latest = store.latest_run_id(admin, source.source_name)
+    if latest is None:
         raise RunRefused(
             f"source '{source.source_name}' has no run to verify in database "
             f"{source.target_pg_database}",
             hint="run snowpg migrate first",
         )
-    return uuid.UUID(str(row["run_id"]))
+    return latest
 
 
 def verify_source(
@@ -139,7 +134,7 @@ def verify_source(
         try:
             status_schema.ensure_schema(admin)  # adds the verify columns to an older schema
             run_id = _find_run(admin, source, run)
-            rows = store.list_tables(admin, run_id)
+            rows = store.table_rows(admin, run_id)
             admin.commit()
         except psycopg.Error as exc:
             raise pg_connection.translate_pg_error(
