@@ -194,7 +194,7 @@ def record_failure(
         run = store.get_run(conn, run_id) if has_snowpg_columns(conn) else None
         conn.commit()
         recorded = False
-        # The engine's own message (e.g. which tables failed) is the better one: keep it. A run
+        # The run's own message (e.g. which tables failed) is the better one: keep it. A run
         # without source_name is the existing tool's: left as it recorded it.
         keep = (
             run is None
