@@ -19,7 +19,7 @@ import psycopg
 
 from snowpg.config import parse_settings
 from snowpg.demo import servers
-from snowpg.engine import migrate_source
+from snowpg.run.migrate import migrate_source
 
 DATABASE = "BENCH_INC"
 PG_DATABASE = "bench_incremental"

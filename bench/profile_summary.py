@@ -24,7 +24,7 @@ BUCKETS = [
     ("status store / claims", re.compile(r"snowpg/status")),
     (
         "planning, imports, start-up",
-        re.compile(r"snowpg/plan|<module>|_find_and_load|snowpg/engine\.py"),
+        re.compile(r"snowpg/plan|<module>|_find_and_load|snowpg/run/"),
     ),
 ]
 

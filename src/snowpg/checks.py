@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import SnowpgError
 from snowpg.logs import redact
+from snowpg.source import connection as sf_connection
+from snowpg.source.catalog import list_tables
+from snowpg.target import connection as pg_connection
 
 
 @dataclass(frozen=True)
@@ -18,18 +21,11 @@ class CheckResult:
 
 
 def check_connections(settings: Settings, sources: Sequence[SourceConfig]) -> list[CheckResult]:
-    from snowpg.source import connection as sf_connection
-    from snowpg.source.catalog import list_tables
-    from snowpg.target import connection as pg_connection
-
     results: list[CheckResult] = []
     try:
         sf = sf_connection.connect(settings.snowflake)
         try:
-            cur = sf.cursor()
-            cur.execute("SELECT CURRENT_VERSION()")
-            row = cur.fetchone()
-            version = row[0] if row else "?"
+            version = sf_connection.server_version(sf) or "?"
             for src in sources:
                 tables = list_tables(sf, src.source_sf_database, src.source_sf_schema)
                 n = (len(tables),)
@@ -52,8 +48,8 @@ def check_connections(settings: Settings, sources: Sequence[SourceConfig]) -> li
         try:
             conn = pg_connection.connect(settings.postgres, src.target_pg_database)
             try:
-                row = conn.execute("SELECT version()").fetchone()
-                results.append(CheckResult(name, True, str(row[0]).split(",")[0] if row else "ok"))
+                text = pg_connection.server_version(conn)
+                results.append(CheckResult(name, True, text.split(",")[0] if text else "ok"))
             finally:
                 conn.close()
         except SnowpgError as exc:

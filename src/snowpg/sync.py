@@ -20,6 +20,8 @@ from typing import Any
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError
 from snowpg.plan import watermark
+from snowpg.run.migrate import migrate_source
+from snowpg.run.options import MigrateOptions
 from snowpg.source import catalog as source_catalog
 from snowpg.source import connection as sf_connection
 from snowpg.target import connection as pg_connection
@@ -158,11 +160,10 @@ def sync_source(
     """Run incremental runs until every table's lag is at most ``until_lag`` (one run if None).
 
     ``run_once`` performs one run and returns its summary (with ``exit_code``); by default
-    :func:`snowpg.engine.migrate_source`. Exit code: 0 caught up, 1 a run failed, 3 still behind
-    after ``max_rounds`` runs.
+    :func:`snowpg.run.migrate.migrate_source`. Exit code: 0 caught up, 1 a run failed, 3 still
+    behind after ``max_rounds`` runs.
     """
     if run_once is None:
-        from snowpg.engine import MigrateOptions, migrate_source
 
         def run_once() -> Any:
             return migrate_source(settings, source, MigrateOptions(tables_filter=tables_filter))

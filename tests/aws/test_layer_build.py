@@ -104,7 +104,7 @@ def test_built_layer_fits_lambda_and_the_handler_imports_from_it(tmp_path: Path)
         "import sys, json\n"
         f"sys.path[:0] = [{str(task)!r}, {str(opt / 'python')!r}, {str(runtime_dir)!r}]\n"
         "from snowpg.aws.handler import lambda_handler\n"
-        "import snowpg.engine, snowflake.connector, pyarrow, psycopg\n"
+        "import snowpg.run.migrate, snowflake.connector, pyarrow, psycopg\n"
         "assert psycopg.pq.__impl__ == 'binary', psycopg.pq.__impl__\n"
         "answer = lambda_handler({'action': 'validate_config'}, None)\n"
         "print(json.dumps(answer))\n"

@@ -57,7 +57,7 @@ def lambda_modules() -> list[str]:
         for m in pkgutil.walk_packages(snowpg.__path__, "snowpg.")
         if not m.name.startswith(NOT_IN_LAMBDA)
     ]
-    assert "snowpg.aws.handler" in names and "snowpg.engine" in names
+    assert "snowpg.aws.handler" in names and "snowpg.run.migrate" in names
     return sorted(names)
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from snowpg import logs
 from snowpg.config import load_settings
-from snowpg.engine import migrate_source
 from snowpg.observe import emf
+from snowpg.run.migrate import migrate_source
 from tests.fixtures.migration import create_mixed_table, make_config, write_config
 
 pytestmark = pytest.mark.integration

@@ -42,7 +42,6 @@ LAYERS: dict[str, int] = {
     "plan": STEPS,
     "copy": STEPS,
     "run": RUN,
-    "engine": RUN,
     "verify": RUN,
     "sync": RUN,
     "checks": RUN,

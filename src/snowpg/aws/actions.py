@@ -1,4 +1,4 @@
-"""What each Lambda action does, over the engine; returns the answer's ``body``.
+"""What each Lambda action does, over the run (snowpg.run); returns the answer's ``body``.
 
 ``body.status`` is ``completed``, ``partial`` (more work remains: call again) or ``failed``. The
 handler turns errors into answers; here they are raised.
@@ -78,7 +78,7 @@ def test_connections(
 def migrate(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
-    from snowpg.engine import migrate_source
+    from snowpg.run.migrate import migrate_source
 
     results: list[dict[str, Any]] = []
     for i, src in enumerate(sources):
@@ -107,7 +107,7 @@ def prepare(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
     """Create (or find) the run and plan every table, copying nothing: the fan-out's first step."""
-    from snowpg.engine import migrate_source
+    from snowpg.run.migrate import migrate_source
 
     results = []
     for src in sources:
@@ -199,7 +199,7 @@ def record_failure(
         run = store.get_run(conn, run_id) if has_snowpg_columns(conn) else None
         conn.commit()
         recorded = False
-        # The engine's own message (e.g. which tables failed) is the better one: keep it. A run
+        # The run's own message (e.g. which tables failed) is the better one: keep it. A run
         # without source_name is the existing tool's: left as it recorded it.
         keep = (
             run is None
@@ -230,7 +230,7 @@ _ACTIONS = {
 
 
 def _options(request: Request, deadline: float | None) -> Any:
-    from snowpg.engine import MigrateOptions
+    from snowpg.run.options import MigrateOptions
 
     tables = list(request.tables_filter) if request.tables_filter else None
     if request.run_id is not None:  # continue exactly this run, whatever the first call asked

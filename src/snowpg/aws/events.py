@@ -21,7 +21,8 @@ unknown field, top-level or inside ``input``/``defaults``, is refused with a "di
 every loop iteration, so the request carries a fingerprint of its fields (``fresh_request``,
 recorded in the fresh run's metadata) and says whether the event continues an earlier call
 (``continues``: it carries an earlier ``migrationResult`` or a caught ``error``). A continuing call
-resumes the newest run if that run was started fresh for the same fingerprint (snowpg.engine).
+resumes the newest run if that run was started fresh for the same fingerprint
+(snowpg.run.lifecycle).
 """
 
 from __future__ import annotations

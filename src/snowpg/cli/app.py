@@ -139,7 +139,8 @@ def migrate(
     """Copy the tables of a source (continuing its unfinished run, if any)."""
     from snowpg.cli.progress import BarsProgress, PlainProgress
     from snowpg.cli.render import print_summary
-    from snowpg.engine import MigrateOptions, migrate_source
+    from snowpg.run.migrate import migrate_source
+    from snowpg.run.options import MigrateOptions
 
     settings = load_config(config, verbose)
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None

@@ -24,7 +24,8 @@ from snowpg.demo.servers import (
     start_snowflake,
     stop_embedded_postgres,
 )
-from snowpg.engine import RunSummary, migrate_source
+from snowpg.run.migrate import migrate_source
+from snowpg.run.options import RunSummary
 
 FAKESNOW_PID = "fakesnow.pid"
 

@@ -10,11 +10,10 @@ from rich.table import Table
 
 from snowpg.names import rename_reason
 from snowpg.observe.fmt import human_bytes
+from snowpg.run.options import RunSummary
 
 if TYPE_CHECKING:
-    # Types only: importing the engine at run time pulls in the copy path (pyarrow, numpy,
-    # psycopg), which `snowpg status`, `report` and `--help` do not need.
-    from snowpg.engine import RunSummary
+    # Types only: the status report pulls in psycopg, which `snowpg --help` does not need.
     from snowpg.model import TablePlan
     from snowpg.status.report import StatusReport
 

@@ -15,7 +15,7 @@ from typing import Any
 from snowpg.config import TableConfig
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
-from snowpg.target import prepare
+from snowpg.target import emptiness
 
 log = logging.getLogger("snowpg.plan.preflight")
 
@@ -58,7 +58,7 @@ def check_tables(
         if plan.incremental is not None:  # incremental tables load into existing rows by design
             continue
         try:
-            prepare.refuse_if_not_empty(pg_conn, plan)
+            emptiness.refuse_if_not_empty(pg_conn, plan)
         except RunRefused as exc:
             out.problems.append(exc)
             out.refused.add(name)

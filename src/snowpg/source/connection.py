@@ -164,3 +164,11 @@ def connect(
         raise translate_sf_error(
             exc, context=f"connecting to Snowflake {where} as user {sf.user}"
         ) from exc
+
+
+def server_version(conn: SnowflakeConnection) -> str | None:
+    """The account's Snowflake version (``CURRENT_VERSION()``), e.g. ``8.40.1``."""
+    cur = conn.cursor()
+    cur.execute("SELECT CURRENT_VERSION()")
+    row = cur.fetchone()
+    return str(row[0]) if row else None

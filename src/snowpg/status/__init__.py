@@ -8,6 +8,6 @@ processes of a run; ``fresh`` decides which run a repeated fresh-run request con
 
 May import the ground modules (errors, model, names, sqltext, logs, contract, typefamilies),
 ``config`` and the database adapters (``source``, ``target``); never ``plan``, ``copy``, the run
-(``run``, ``engine``, ``verify``, ``sync``, ``checks``) or the faces. It opens no connection of its
+(``run``, ``verify``, ``sync``, ``checks``) or the faces. It opens no connection of its
 own: every function takes the connection its caller opened.
 """

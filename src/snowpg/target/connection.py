@@ -84,6 +84,12 @@ def connect(
         raise _connect_error(exc, pg.describe(dbname)) from exc
 
 
+def server_version(conn: psycopg.Connection[Any]) -> str | None:
+    """The server's ``version()`` text (``PostgreSQL 16.4 on x86_64-pc-linux-gnu, ...``)."""
+    row = conn.execute("SELECT version()").fetchone()
+    return str(row[0]) if row else None
+
+
 def _connect_error(exc: psycopg.Error, where: str) -> SnowpgError:
     err = translate_pg_error(exc, context=f"cannot connect to PostgreSQL {where}")
     if exc.sqlstate is not None or not isinstance(exc, psycopg.OperationalError):

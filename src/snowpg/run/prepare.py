@@ -1,8 +1,10 @@
-"""Get a target table ready for a run, and put its indexes back afterwards.
+"""Plan a run's tables, get their targets ready, and put their indexes back afterwards.
 
-Preparation of one table is one transaction: create (or truncate) the table, save and drop its
-secondary indexes, and record the table and its chunks in ``migration_status``. A crash leaves
-either all of that or none of it, so a resumed run never truncates twice or forgets an index.
+Planning checks every selected table before anything is written (``plan.preflight``). Preparing
+one table is one transaction: create (or truncate) the table, save and drop its secondary indexes,
+and record the table, its contract and its chunks in ``migration_status``. A crash leaves either
+all of that or none of it, so a resumed run never truncates twice or forgets an index. A table
+whose chunks are all done is finished: its status closed and its saved indexes recreated.
 """
 
 from __future__ import annotations
@@ -13,34 +15,54 @@ from typing import Any
 
 from psycopg import sql
 
+from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import SavedIndex, TableContract
-from snowpg.errors import RunRefused
+from snowpg.copy import upsert
 from snowpg.model import TablePlan
+from snowpg.plan import preflight, watermark
+from snowpg.source.connection import connect
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
 from snowpg.target import catalog, ddl
 
-log = logging.getLogger("snowpg.target")
+log = logging.getLogger("snowpg.run.prepare")
 
 
-def refuse_if_not_empty(conn: Any, plan: TablePlan) -> None:
-    """Truncation protection: a fresh load into a table that has rows would duplicate them."""
-    if plan.create_target or plan.truncate_onstart:
-        return
-    with conn.cursor() as cur:
-        cur.execute(ddl.table_has_rows(plan.target_schema, plan.target_table))
-        row = cur.fetchone()
-    conn.rollback()
-    if row and row[0]:
-        name = f"{plan.target_schema}.{plan.target_table}"
-        raise RunRefused(
-            f"target table {name} already has rows; a fresh load would duplicate them",
-            hint=(
-                f'set "truncate_onstart": true for table {plan.source.name}, empty {name} '
-                "yourself, or leave it out with --tables"
-            ),
-            table=plan.source.name,
+def plan_tables(
+    settings: Settings, source: SourceConfig, tables: list[TableConfig], admin: Any
+) -> dict[str, TablePlan]:
+    """Plan every table in Snowflake; one error naming every problem if any table has one."""
+    if not tables:
+        return {}
+    sf = connect(
+        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
+    )
+    try:
+        checked = preflight.check_tables(
+            tables, lambda t: watermark.plan_table(settings, source, t, sf, admin), admin
         )
+    finally:
+        sf.close()
+    checked.raise_if_any()
+    return checked.plans
+
+
+def prepare_tables(
+    admin: Any, run_id: uuid.UUID, plans: dict[str, TablePlan], first_ordinal: int
+) -> None:
+    """Prepare each planned table in its own transaction, numbering them from ``first_ordinal``."""
+    for ordinal, (name, plan) in enumerate(plans.items(), first_ordinal):
+        prepare_table(admin, run_id, plan, ordinal)
+        log.info(
+            "planned %s: %d chunk(s), ~%d rows (%s)",
+            name,
+            len(plan.chunks),
+            plan.estimated_rows,
+            plan.chunking_method,
+            extra={"table": name},
+        )
+        for note in plan.notes:
+            log.warning("%s: %s", name, note, extra={"table": name})
 
 
 def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -> TableKey:
@@ -59,8 +81,6 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
                 saved.append(SavedIndex(idx.name, idx.definition))
                 cur.execute(ddl.drop_index(schema, idx.name))
         if plan.incremental is not None:
-            from snowpg.copy import upsert  # the copy package imports target modules
-
             upsert.prepare_target(conn, plan)
         contract = TableContract.from_plan(plan, tuple(saved))
         key = store.add_table(
@@ -90,6 +110,15 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
             extra={"table": plan.source.name},
         )
     return key
+
+
+def finish_table(conn: Any, key: TableKey) -> None:
+    """Close a table whose chunks are all done; restore its indexes. Own transaction."""
+    row = store.finish_table(conn, key)
+    if row.status == "completed" and row.indexes_disabled and not row.indexes_restored:
+        made = restore_indexes(conn, row)
+        log.info("restored %d index(es) on %s.%s", made, row.target_schema, row.target_table)
+    conn.commit()
 
 
 def restore_indexes(conn: Any, row: TableRow) -> int:
