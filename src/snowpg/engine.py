@@ -31,7 +31,7 @@ from snowpg.copy import upsert
 from snowpg.copy.worker import TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
-from snowpg.plan import preflight, typemap, watermark
+from snowpg.plan import preflight, watermark
 from snowpg.sinks import ProgressSink
 from snowpg.source import connection as sf_connection
 from snowpg.status import fresh, presence, store
@@ -40,6 +40,7 @@ from snowpg.status import schema as status_schema
 from snowpg.status.rows import RunRow, TableKey, TableRow
 from snowpg.target import connection as pg_connection
 from snowpg.target import prepare
+from snowpg.typefamilies import is_json_type
 
 log = logging.getLogger("snowpg.engine")
 
@@ -507,7 +508,7 @@ def _jobs_for(
             json_cols = tuple(
                 s
                 for s, _t in pairs
-                if (c := src.column(s)) is not None and typemap.is_json_type(c.data_type)
+                if (c := src.column(s)) is not None and is_json_type(c.data_type)
             )
             jobs[row.key] = TableJob(
                 key=row.key,
