@@ -24,7 +24,7 @@ from bench import procs, schema
 from bench.report import machine
 from bench.run import AS_INSTALLED
 from bench.server_spec import parse_setting
-from snowpg.config.schema import Settings
+from snowpg.config.settings import Settings
 from snowpg.demo import servers
 from snowpg.plan.sizing import (
     BASE_RSS_MB,

@@ -25,7 +25,7 @@ import psycopg
 from bench import ceilings, procs, report, schema
 from bench.report import Row, load, machine
 from bench.server_spec import Server, parse_servers, parse_setting
-from snowpg.config.schema import Settings
+from snowpg.config.settings import Settings
 from snowpg.demo import servers
 
 DATABASE = "BENCHDB"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from snowpg.errors import ConfigError
+from snowpg.typefamilies import NUMBER_TYPES, TEXT_TYPES, base_type
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,9 @@ class SourceColumn:
     def sql_type(self) -> str:
         """The Snowflake type spelled for a CAST (e.g. ``NUMBER(38,2)``, ``VARCHAR``)."""
         t = self.data_type.upper()
-        if t in ("NUMBER", "DECIMAL", "NUMERIC") and self.precision is not None:
+        if base_type(t) in NUMBER_TYPES and self.precision is not None:
             return f"NUMBER({self.precision},{self.scale or 0})"
-        if t in ("TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER"):
+        if base_type(t) in TEXT_TYPES:
             return "VARCHAR"
         return t
 

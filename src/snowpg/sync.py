@@ -25,6 +25,7 @@ from snowpg.run.options import MigrateOptions
 from snowpg.source import catalog as source_catalog
 from snowpg.source import connection as sf_connection
 from snowpg.target import connection as pg_connection
+from snowpg.typefamilies import family
 
 log = logging.getLogger("snowpg.sync")
 
@@ -74,11 +75,11 @@ def parse_lag(text: str) -> float:
 
 
 def _as_point(text: str, sql_type: str) -> datetime | date | Decimal | None:
-    base = sql_type.split("(", 1)[0].strip().upper()
+    kind = family(sql_type)
     try:
-        if base.startswith(("TIMESTAMP", "DATETIME")):
+        if kind == "timestamp":
             return datetime.fromisoformat(text.strip()[:26])
-        if base == "DATE":
+        if kind == "date":
             return date.fromisoformat(text.strip()[:10])
         return Decimal(text)
     except (ValueError, InvalidOperation):

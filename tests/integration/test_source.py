@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @dataclass
 class StandInSettings:
-    """The attributes of ``snowpg.config.schema.SnowflakeSettings`` that connect() reads."""
+    """The attributes of ``snowpg.config.connections.SnowflakeSettings`` that connect() reads."""
 
     host: str | None
     port: int | None

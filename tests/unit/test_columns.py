@@ -107,7 +107,7 @@ def test_primary_key_in_key_order_and_empty_when_a_key_column_is_skipped() -> No
 
 
 def test_renames_for_joins_column_mapping_and_the_watermark_pair() -> None:
-    from snowpg.config.schema import TableConfig
+    from snowpg.config.tables import TableConfig
     from snowpg.plan.columns import renames_for
 
     t = TableConfig(

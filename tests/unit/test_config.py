@@ -695,7 +695,7 @@ def test_unknown_keys_next_to_the_existing_tool_keys_still_fail() -> None:
 
 
 def test_column_mapping_is_part_of_the_config_hash_only_when_set() -> None:
-    from snowpg.config.load import config_hash
+    from snowpg.config.settings import config_hash
 
     plain = parse_settings(_minimal(), CRED_ENV)
     data = _minimal()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from snowpg import typefamilies
 from snowpg.errors import DataError
 from snowpg.model import SourceColumn
 from snowpg.plan import typemap
@@ -127,7 +128,7 @@ def test_pg_type_for(source: tuple[object, ...], expected: str) -> None:
     ],
 )
 def test_is_orderable(data_type: str, orderable: bool) -> None:
-    assert typemap.is_orderable(data_type) is orderable
+    assert typefamilies.is_orderable(data_type) is orderable
 
 
 @pytest.mark.parametrize(
@@ -136,7 +137,7 @@ def test_is_orderable(data_type: str, orderable: bool) -> None:
      ("GEOMETRY", True), ("VECTOR(INT, 3)", True), ("TEXT", False), ("NUMBER", False)],
 )  # fmt: skip
 def test_is_json_type(data_type: str, is_json: bool) -> None:
-    assert typemap.is_json_type(data_type) is is_json
+    assert typefamilies.is_json_type(data_type) is is_json
 
 
 def test_unknown_type_names_column_and_type_and_says_what_to_do() -> None:

@@ -3,7 +3,8 @@
 Accepted: a PEM key (``-----BEGIN ... KEY-----``), the same with literal ``\\n`` sequences (a key
 pasted into a one-line environment variable), the bare base64 body of a DER key (``MII...``, no
 BEGIN/END lines, as the existing tool's ``env.example`` passes it), or the path of a key file
-(PEM or DER). The result is PEM text or a bare base64 DER body; :func:`der_body` tells them apart.
+(PEM or DER). The result is PEM text or a bare base64 DER body; :func:`der_body` tells them apart,
+and :func:`load_private_key_der` turns it into the DER bytes snowflake-connector takes.
 No message here quotes the value: it may be key material.
 """
 
@@ -13,6 +14,8 @@ import base64
 import binascii
 import re
 from pathlib import Path
+
+from snowpg.errors import ConfigError
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 _KEY_SUFFIXES = (".p8", ".pem", ".key", ".der")
@@ -67,3 +70,51 @@ def _read_key_file(path: Path) -> str:
             "the file named by snowflake.rsa_key holds neither a PEM nor a DER private key"
         )
     return body
+
+
+def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
+    """PKCS8 DER bytes of an RSA private key in PEM; errors never include key material."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    der = der_body(pem)  # a bare base64 DER body (see normalize_key_text)
+    data = der if der is not None else pem.encode("utf-8")
+    load = serialization.load_pem_private_key
+    if der is not None:
+        load = serialization.load_der_private_key
+    password = passphrase.encode("utf-8") if passphrase else None
+    try:
+        try:
+            key = load(data, password=password)
+        except TypeError:
+            if password is None:
+                raise ConfigError(
+                    "snowflake.rsa_key is encrypted but no passphrase was given",
+                    hint="set SNOWFLAKE_RSA_KEY_PASSPHRASE or snowflake.rsa_key_passphrase",
+                    field="snowflake.rsa_key_passphrase",
+                ) from None
+            # A passphrase for an unencrypted key is harmless: use the key as it is.
+            key = load(data, password=None)
+    except (ValueError, UnsupportedAlgorithm):
+        if password is not None:
+            raise ConfigError(
+                "could not decrypt snowflake.rsa_key: wrong passphrase or damaged key",
+                hint="check SNOWFLAKE_RSA_KEY_PASSPHRASE / snowflake.rsa_key_passphrase",
+                field="snowflake.rsa_key_passphrase",
+            ) from None
+        raise ConfigError(
+            "snowflake.rsa_key could not be read as a PEM private key (damaged or truncated)",
+            hint="set SNOWFLAKE_RSA_KEY / snowflake.rsa_key to the full contents of the key file",
+            field="snowflake.rsa_key",
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(
+            "snowflake.rsa_key is not an RSA key; Snowflake key-pair authentication needs RSA",
+            field="snowflake.rsa_key",
+        )
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )

@@ -1,9 +1,8 @@
-"""Reading config.json: JSON parsing, environment, validation, one-line errors, config hashing."""
+"""Reading config.json: JSON parsing, environment, validation, one-line errors."""
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import types
@@ -26,14 +25,11 @@ from snowpg.config.env import (
     join_problems,
     substitute,
 )
-from snowpg.config.schema import Settings, SourceConfig
+from snowpg.config.settings import Settings
 from snowpg.errors import ConfigError
 from snowpg.logs import register_secrets
 
 DEFAULT_CONFIG_PATH = "config.json"
-
-# Bumped when the hashed shape changes, so an old run is never matched by accident.
-_HASH_VERSION = 1
 
 # Required connection fields get a message naming the environment variable as well as the key.
 _REQUIRED_HINTS: dict[tuple[str | int, ...], str] = {
@@ -223,96 +219,3 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
-
-
-def load_private_key_der(pem: str, passphrase: str | None) -> bytes:
-    """PKCS8 DER bytes of an RSA private key in PEM; errors never include key material."""
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from snowpg.config.keys import der_body
-
-    der = der_body(pem)  # a bare base64 DER body (see snowpg.config.keys)
-    data = der if der is not None else pem.encode("utf-8")
-    load = serialization.load_pem_private_key
-    if der is not None:
-        load = serialization.load_der_private_key
-    password = passphrase.encode("utf-8") if passphrase else None
-    try:
-        try:
-            key = load(data, password=password)
-        except TypeError:
-            if password is None:
-                raise ConfigError(
-                    "snowflake.rsa_key is encrypted but no passphrase was given",
-                    hint="set SNOWFLAKE_RSA_KEY_PASSPHRASE or snowflake.rsa_key_passphrase",
-                    field="snowflake.rsa_key_passphrase",
-                ) from None
-            # A passphrase for an unencrypted key is harmless: use the key as it is.
-            key = load(data, password=None)
-    except (ValueError, UnsupportedAlgorithm):
-        if password is not None:
-            raise ConfigError(
-                "could not decrypt snowflake.rsa_key: wrong passphrase or damaged key",
-                hint="check SNOWFLAKE_RSA_KEY_PASSPHRASE / snowflake.rsa_key_passphrase",
-                field="snowflake.rsa_key_passphrase",
-            ) from None
-        raise ConfigError(
-            "snowflake.rsa_key could not be read as a PEM private key (damaged or truncated)",
-            hint="set SNOWFLAKE_RSA_KEY / snowflake.rsa_key to the full contents of the key file",
-            field="snowflake.rsa_key",
-        ) from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(
-            "snowflake.rsa_key is not an RSA key; Snowflake key-pair authentication needs RSA",
-            field="snowflake.rsa_key",
-        )
-    return key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def config_hash(settings: Settings, source: SourceConfig) -> str:
-    """sha256 hex over the fields of ``source`` that decide which rows land where.
-
-    Covered: Snowflake database/schema, PostgreSQL database/schema, and for each enabled table its
-    source, target, source_filter, chunking columns and types, uniqueness columns, watermarks,
-    truncate_onstart, disable_index and effective insert-only mode. Not covered: credentials,
-    hosts, threads, batch size, retries, leases, log level. Tables are sorted and keys canonical,
-    so reordering the file does not change the hash.
-    """
-    tables = [
-        {
-            "source": t.source,
-            "target": settings.target_table_name(t),
-            "source_filter": t.source_filter,
-            "chunking_columns": t.chunking_columns,
-            "chunking_column_types": t.chunking_column_types,
-            "uniqueness_columns": t.uniqueness_columns,
-            "source_watermark": t.source_watermark,
-            "target_watermark": t.target_watermark,
-            "truncate_onstart": t.truncate_onstart,
-            "disable_index": t.disable_index,
-            "insert_only": settings.insert_only_for(t),
-            # Only when set, so configs without it keep the hash of their earlier runs.
-            **({"column_mapping": t.column_mapping} if t.column_mapping else {}),
-        }
-        for t in source.tables
-        if t.enabled
-    ]
-    tables.sort(key=lambda d: (str(d["target"]), str(d["source"])))
-    shape = {
-        "version": _HASH_VERSION,
-        "source_sf_database": source.source_sf_database,
-        "source_sf_schema": source.source_sf_schema,
-        "target_pg_database": source.target_pg_database,
-        "target_pg_schema": source.target_pg_schema,
-        "tables": tables,
-    }
-    if settings.identifier_case != "lower":  # absent when default, so older hashes still match
-        shape["identifier_case"] = settings.identifier_case
-    text = json.dumps(shape, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

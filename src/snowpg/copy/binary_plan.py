@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from snowpg.plan import typemap
+from snowpg.typefamilies import family
 
 Kind = Literal[
     "bool",
@@ -117,11 +117,11 @@ def plan_kinds(columns: Sequence[ColumnPair]) -> BinaryPlan:
             return BinaryPlan(
                 None, f'column "{col.name}": snowpg has no binary encoder for {col.pg_type}'
             )
-        family = typemap.type_family(col.source_type)
-        if family == "number" and not col.source_scale:
-            family = "number0"
+        source_kind: str = family(col.source_type)
+        if source_kind == "number" and not col.source_scale:
+            source_kind = "number0"
         accepted = _ACCEPTS[kind]
-        if "*" not in accepted and family not in accepted:
+        if "*" not in accepted and source_kind not in accepted:
             return BinaryPlan(
                 None,
                 f'column "{col.name}": Snowflake {col.source_type} into PostgreSQL {col.pg_type} '

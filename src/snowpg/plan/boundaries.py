@@ -27,35 +27,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.errors import ConfigError
-from snowpg.model import Chunk, SourceColumn, SourceTable
+from snowpg.model import Chunk, SourceTable
 from snowpg.plan.chunking import ranges_from_boundaries, single_range_chunks, whole_table_chunk
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
 from snowpg.source.catalog import check_columns_exist
+from snowpg.typefamilies import (
+    DATE_TYPES,
+    FIXED_TYPES,
+    JSON_TYPES,
+    TEXT_TYPES,
+    TIMESTAMP_TYPES,
+    base_type,
+)
 
 log = logging.getLogger("snowpg.plan.boundaries")
 
 # Types a key column may have when the user names it: anything Snowflake orders and whose text
 # form casts back (FLOAT text may round, which only moves a boundary, never breaks the partition).
-_UNRANGEABLE_TYPES = frozenset(
-    {"VARIANT", "OBJECT", "ARRAY", "GEOGRAPHY", "GEOMETRY", "VECTOR", "MAP"}
-)
+_UNRANGEABLE_TYPES = frozenset(JSON_TYPES)
 
 # Types snowpg picks on its own for a table without a primary key.
-_AUTO_KEY_TYPES = frozenset(
-    {
-        "NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT",
-        "BYTEINT",
-        "DATE", "DATETIME", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ",
-        "TEXT", "VARCHAR", "CHAR", "CHARACTER", "STRING",
-    }
-)  # fmt: skip
+_AUTO_KEY_TYPES = frozenset(FIXED_TYPES + DATE_TYPES + TIMESTAMP_TYPES + TEXT_TYPES)
 
 WHOLE_TABLE = "whole-table"
-
-
-def _base_type(column: SourceColumn) -> str:
-    return column.data_type.upper().split("(", 1)[0]
 
 
 def choose_chunking_columns(
@@ -75,7 +70,7 @@ def choose_chunking_columns(
         check_columns_exist(table, configured, what)
         for name in configured:
             col = table.column(name)
-            if col is not None and _base_type(col) in _UNRANGEABLE_TYPES:
+            if col is not None and base_type(col.data_type) in _UNRANGEABLE_TYPES:
                 raise ConfigError(
                     f"column {name} named in {what} is {col.data_type}, which has no range order",
                     hint="choose number, date, timestamp or text columns",
@@ -87,7 +82,7 @@ def choose_chunking_columns(
         return cols, f"range:{','.join(cols)} (chunking_columns)"
     if table.primary_key:
         return table.primary_key, f"range:{','.join(table.primary_key)} (primary key)"
-    candidates = [c for c in table.columns if _base_type(c) in _AUTO_KEY_TYPES]
+    candidates = [c for c in table.columns if base_type(c.data_type) in _AUTO_KEY_TYPES]
     if not candidates or conn is None:
         return (), WHOLE_TABLE
     names = [c.name for c in sorted(candidates, key=lambda c: c.position)]

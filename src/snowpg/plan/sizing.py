@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from snowpg.model import SourceColumn, SourceTable
-from snowpg.plan import typemap
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
+from snowpg.typefamilies import family
 
 log = logging.getLogger("snowpg.plan")
 
@@ -37,10 +37,10 @@ class ChunkRows:
 
 def fixed_width(col: SourceColumn) -> int | None:
     """Arrow bytes of one value of ``col``, or None for variable-width types."""
-    family = typemap.type_family(col.data_type)
-    if family == "number":
+    kind = family(col.data_type)
+    if kind == "number":
         return 16 if (col.scale or 0) > 0 or (col.precision or 38) > 18 else 8
-    return _FIXED.get(family)
+    return _FIXED.get(kind)
 
 
 def chunk_rows(batch_size: int, row_bytes: float | None, max_chunk_mb: float) -> ChunkRows:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from snowpg import typefamilies
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import TableContract
 from snowpg.copy import upsert
 from snowpg.copy.worker import TableJob
 from snowpg.model import SourceTable, TablePlan
-from snowpg.plan import typemap
 from snowpg.source import catalog, connection
 from snowpg.status.rows import TableKey, TableRow
 
@@ -81,7 +81,7 @@ def _job(settings: Settings, table_cfg: TableConfig, row: TableRow, src: SourceT
     json_cols = tuple(
         s
         for s, _t in pairs
-        if (c := src.column(s)) is not None and typemap.is_json_type(c.data_type)
+        if (c := src.column(s)) is not None and typefamilies.is_json_type(c.data_type)
     )
     return TableJob(
         key=row.key,

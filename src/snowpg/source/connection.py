@@ -60,7 +60,7 @@ SESSION_PARAMETERS: dict[str, Any] = {
 
 
 class SnowflakeSettingsLike(Protocol):
-    """What :func:`connect` reads from ``snowpg.config.schema.SnowflakeSettings``."""
+    """What :func:`connect` reads from ``snowpg.config.connections.SnowflakeSettings``."""
 
     @property
     def account(self) -> str: ...

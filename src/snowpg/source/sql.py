@@ -24,13 +24,11 @@ from typing import Any
 from snowpg.errors import ConfigError
 from snowpg.model import ChunkRange, SourceTable
 from snowpg.sqltext import filter_problem
+from snowpg.typefamilies import family, is_zoned_timestamp
 
 # A Snowflake type name as it may appear in CAST(... AS <type>); checked because chunk ranges are
 # read back from the status table and the type is spliced into SQL text.
 _SQL_TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?$")
-
-_TZ_TYPES = ("TIMESTAMP_TZ", "TIMESTAMP_LTZ")
-_TIMESTAMP_TYPES = ("TIMESTAMP_NTZ", "TIMESTAMP", "DATETIME", *_TZ_TYPES)
 
 # Explicit formats so boundary text is exact whatever the session's *_OUTPUT_FORMAT says (the
 # default timestamp output format stops at milliseconds).
@@ -64,10 +62,6 @@ def escape_percent(sql_text: str) -> str:
     return sql_text.replace("%", "%%")
 
 
-def _base_type(sql_type: str) -> str:
-    return sql_type.split("(", 1)[0].strip().upper()
-
-
 def check_sql_type(sql_type: str) -> str:
     if not _SQL_TYPE_RE.match(sql_type):
         raise ValueError(f"not a Snowflake type name: {sql_type!r}")
@@ -81,7 +75,7 @@ def key_expr(column: str, sql_type: str) -> str:
     offset, and text with an offset does not cast back everywhere (fakesnow rejects it).
     """
     ident = quote_ident(column)
-    if _base_type(sql_type) in _TZ_TYPES:
+    if is_zoned_timestamp(sql_type):
         return f"CAST(CONVERT_TIMEZONE('UTC', {ident}) AS TIMESTAMP_NTZ)"
     return ident
 
@@ -89,19 +83,19 @@ def key_expr(column: str, sql_type: str) -> str:
 def bound_type(sql_type: str) -> str:
     """The type a bound's text is cast to, matching :func:`key_expr`."""
     check_sql_type(sql_type)
-    if _base_type(sql_type) in _TZ_TYPES:
+    if is_zoned_timestamp(sql_type):
         return "TIMESTAMP_NTZ"
     return sql_type
 
 
 def key_text_expr(expr: str, sql_type: str) -> str:
     """``expr`` (a key expression) as exact text that casts back to :func:`bound_type`."""
-    base = _base_type(sql_type)
-    if base in _TIMESTAMP_TYPES:
+    kind = family(sql_type)
+    if kind == "timestamp":
         return f"TO_VARCHAR({expr}, '{_TIMESTAMP_TEXT_FORMAT}')"
-    if base == "DATE":
+    if kind == "date":
         return f"TO_VARCHAR({expr}, '{_DATE_TEXT_FORMAT}')"
-    if base == "TIME":
+    if kind == "time":
         return f"TO_VARCHAR({expr}, '{_TIME_TEXT_FORMAT}')"
     return f"TO_VARCHAR({expr})"
 

@@ -17,7 +17,7 @@ from snowpg.errors import ConfigError, SnowpgError, TargetError, TargetUnavailab
 from snowpg.logs import redact
 
 if TYPE_CHECKING:
-    from snowpg.config.schema import PostgresSettings
+    from snowpg.config.connections import PostgresSettings
 
 # Idle seconds before the first probe, seconds between probes, probes before giving up:
 # a dead peer is detected after about 30 + 3 * 10 = 60 s. tcp_user_timeout (ms) bounds data

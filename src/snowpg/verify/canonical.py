@@ -42,31 +42,36 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from snowpg.errors import ConfigError
-from snowpg.plan import typemap
 from snowpg.source.sql import quote_ident
+from snowpg.typefamilies import (
+    BINARY_TYPES,
+    BOOLEAN_TYPES,
+    DATE_TYPES,
+    DECFLOAT_TYPES,
+    FIXED_TYPES,
+    FLOAT_TYPES,
+    SEMI_STRUCTURED_TYPES,
+    TEXT_TYPES,
+    TIME_TYPES,
+    TIMESTAMP_NTZ_TYPES,
+    ZONED_TIMESTAMP_TYPES,
+    base_type,
+)
 
-# Snowflake type names (typemap.base_type) by canonical category.
+# Snowflake type names (typefamilies.base_type) by canonical category.
+# Spatial and VECTOR values are "other": compared by NULL-ness only.
 _CATEGORIES: dict[str, tuple[str, ...]] = {
-    "number": (
-        "NUMBER", "DECIMAL", "NUMERIC", "DEC", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT",
-        "BYTEINT", "DECFLOAT",
-    ),
-    "float": ("FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION", "REAL"),
-    "text": (
-        "TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER", "NCHAR", "NVARCHAR", "NVARCHAR2",
-        "CHAR VARYING", "NCHAR VARYING", "CHARACTER VARYING",
-    ),
-    "boolean": ("BOOLEAN",),
-    "date": ("DATE",),
-    "time": ("TIME",),
-    "timestamp": ("TIMESTAMP_NTZ", "DATETIME", "TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE"),
-    "timestamptz": (
-        "TIMESTAMP_LTZ", "TIMESTAMP_TZ", "TIMESTAMP WITH TIME ZONE",
-        "TIMESTAMP WITH LOCAL TIME ZONE",
-    ),
-    "binary": ("BINARY", "VARBINARY"),
-    "json": ("VARIANT", "OBJECT", "ARRAY", "MAP"),
-}  # fmt: skip
+    "number": FIXED_TYPES + DECFLOAT_TYPES,
+    "float": FLOAT_TYPES,
+    "text": TEXT_TYPES,
+    "boolean": BOOLEAN_TYPES,
+    "date": DATE_TYPES,
+    "time": TIME_TYPES,
+    "timestamp": TIMESTAMP_NTZ_TYPES,
+    "timestamptz": ZONED_TIMESTAMP_TYPES,
+    "binary": BINARY_TYPES,
+    "json": SEMI_STRUCTURED_TYPES,
+}
 _CATEGORY_OF = {name: cat for cat, names in _CATEGORIES.items() for name in names}
 
 # Magnitudes below this are compared by sign only: scaling them to 15 digits would overflow.
@@ -166,7 +171,7 @@ SF_HASH_OF_H = (
 
 def category(data_type: str) -> str:
     """The canonical category of a Snowflake type (``other``: compared by NULL-ness only)."""
-    return _CATEGORY_OF.get(typemap.base_type(data_type), "other")
+    return _CATEGORY_OF.get(base_type(data_type), "other")
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from snowpg.typefamilies import base_type
+
 _VECTOR = re.compile(r"^\s*VECTOR\s*\(\s*(FLOAT|INT)\s*,\s*(\d+)\s*\)\s*$", re.I)
-
-
-def base_type(declared: str) -> str:
-    return "VECTOR" if _VECTOR.match(declared) else declared.strip().upper()
 
 
 def _vector(arr: pa.Array, declared: str) -> pa.Array:
