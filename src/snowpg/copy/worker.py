@@ -25,8 +25,7 @@ from snowpg.copy import binary_plan, encode, upsert, writer
 from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange, SourceTable
-from snowpg.observe import emf
-from snowpg.sinks import ProgressSink
+from snowpg.sinks import MetricsSink, ProgressSink
 from snowpg.source import connection as sf_connection
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
@@ -102,6 +101,8 @@ class WorkerContext:
     abandoned: threading.Event = field(default_factory=threading.Event)
     # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).
     binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
+    # Per-chunk metrics; the faces install a publishing sink (snowpg.observe.emf.EmfMetrics).
+    metrics: MetricsSink = field(default_factory=MetricsSink)
 
 
 class Worker:
@@ -363,7 +364,7 @@ class Worker:
                 seconds,
                 extra={**extra, "rows": result.rows, "seconds": round(seconds, 3)},
             )
-            emf.emit_chunk(  # CloudWatch metric line, only in Lambda or with SNOWPG_EMF=1
+            self.ctx.metrics.chunk_copied(
                 table=job.display_name,
                 rows=result.rows,
                 bytes_=result.bytes,
