@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import psycopg
 
 from snowpg.config import Settings
-from snowpg.copy import binary_plan, encode, upsert, writer
+from snowpg.copy import binary_plan, upsert, writer
+from snowpg.copy.binary_plan import CopyEncoding
 from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange, SourceTable
@@ -99,8 +100,8 @@ class WorkerContext:
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set when the run was replaced by a fresh run (its status turned 'failed' under us).
     abandoned: threading.Event = field(default_factory=threading.Event)
-    # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).
-    binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
+    # Each table's copy encoding, read once from the target's catalog (see copy_encoding).
+    encodings: dict[TableKey, binary_plan.TableEncoding] = field(default_factory=dict)
     # Per-chunk metrics; the faces install a publishing sink (snowpg.observe.emf.EmfMetrics).
     metrics: MetricsSink = field(default_factory=MetricsSink)
 
@@ -414,10 +415,11 @@ class Worker:
         query, params = source_sql.select_chunk_sql(
             job.source, job.source_columns, job.source_filter, rng
         )
-        kinds = self.copy_plan(conn, job).kinds
-        fmt = "binary" if kinds is not None else encode.copy_sql_format()
+        table_encoding = self.copy_encoding(conn, job)
         copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
-        copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, fmt)
+        copy_stmt = ddl.copy_from_stdin(
+            *copy_into, job.target_columns, table_encoding.encoding.value
+        )
         batches = guard.kicking(reader.read_chunk(self.sf(), query, params))
         with conn.cursor() as cur:
             result = writer.write_batches(
@@ -426,7 +428,8 @@ class Worker:
                 batches,
                 nul_policy=job.nul_policy,
                 json_columns=job.json_columns,
-                binary_kinds=kinds,
+                encoding=table_encoding.encoding,
+                binary_kinds=table_encoding.kinds or (),
             )
         if result.nul_fixed:  # counted in the chunk's transaction, so never twice on a retry
             store.add_nul_fixed(conn, claim.key.table, result.nul_fixed)
@@ -435,22 +438,24 @@ class Worker:
         )
         return self._complete(conn, claim, result, started)
 
-    def copy_plan(self, conn: psycopg.Connection[Any], job: TableJob) -> binary_plan.BinaryPlan:
-        """The table's binary COPY encoders (from the target column types), planned once.
+    def copy_encoding(
+        self, conn: psycopg.Connection[Any], job: TableJob
+    ) -> binary_plan.TableEncoding:
+        """The table's copy encoding (binary encoders from the target column types), planned once.
 
         A table with a column binary COPY cannot write, or with ``copy_format`` "csv", is copied
         with CSV, and the log says why.
         """
         with self.ctx.claim_lock:
-            known = self.ctx.binary_plans.get(job.key)
+            known = self.ctx.encodings.get(job.key)
         if known is not None:
             return known
         if job.copy_format == "csv":
-            plan = binary_plan.BinaryPlan(None, 'copy_format is "csv"')
+            plan = binary_plan.TableEncoding.csv('copy_format is "csv"')
         else:
             plan = binary_plan.plan_kinds(self._column_pairs(conn, job))
         with self.ctx.claim_lock:
-            if job.key not in self.ctx.binary_plans and plan.kinds is None:
+            if job.key not in self.ctx.encodings and plan.encoding is CopyEncoding.CSV:
                 extra = {"table": job.display_name}
                 if job.copy_format == "csv":
                     msg = 'table %s is copied with CSV COPY (copy_format "csv")'
@@ -458,7 +463,7 @@ class Worker:
                 else:
                     msg = "table %s is copied with CSV COPY instead of binary: %s"
                     log.warning(msg, job.display_name, plan.reason, extra=extra)
-            return self.ctx.binary_plans.setdefault(job.key, plan)
+            return self.ctx.encodings.setdefault(job.key, plan)
 
     @staticmethod
     def _column_pairs(conn: psycopg.Connection[Any], job: TableJob) -> list[binary_plan.ColumnPair]:
