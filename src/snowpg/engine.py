@@ -28,7 +28,9 @@ from snowpg import malloc
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import TableContract
 from snowpg.copy import upsert
-from snowpg.copy.worker import TableJob, Worker, WorkerContext, WorkerStats
+from snowpg.copy.context import WorkerContext
+from snowpg.copy.job import TableJob, WorkerStats
+from snowpg.copy.worker import Worker
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan import preflight, typemap, watermark

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from snowpg.copy.worker import WorkerContext
+from snowpg.copy.context import WorkerContext
 from snowpg.observe import emf
 from snowpg.sinks import MetricsSink
 
