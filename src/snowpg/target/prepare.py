@@ -18,7 +18,7 @@ from snowpg.errors import RunRefused
 from snowpg.model import TablePlan
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
-from snowpg.target import catalog, ddl
+from snowpg.target import catalog, ddl, merge
 
 log = logging.getLogger("snowpg.target")
 
@@ -59,9 +59,7 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
                 saved.append(SavedIndex(idx.name, idx.definition))
                 cur.execute(ddl.drop_index(schema, idx.name))
         if plan.incremental is not None:
-            from snowpg.copy import upsert  # the copy package imports target modules
-
-            upsert.prepare_target(conn, plan)
+            merge.prepare_target(conn, plan)
         contract = TableContract.from_plan(plan, tuple(saved))
         key = store.add_table(
             conn,
