@@ -22,6 +22,7 @@ from snowpg.errors import ConfigError
 from snowpg.plan import watermark
 from snowpg.run.migrate import migrate_source
 from snowpg.run.options import MigrateOptions
+from snowpg.sinks import MetricsSink
 from snowpg.source import catalog as source_catalog
 from snowpg.source import connection as sf_connection
 from snowpg.target import connection as pg_connection
@@ -157,6 +158,7 @@ def sync_source(
     tables_filter: Sequence[str] | str | None = None,
     run_once: Callable[[], Any] | None = None,
     pause_seconds: float = 0.0,
+    metrics: MetricsSink | None = None,
 ) -> SyncResult:
     """Run incremental runs until every table's lag is at most ``until_lag`` (one run if None).
 
@@ -167,7 +169,8 @@ def sync_source(
     if run_once is None:
 
         def run_once() -> Any:
-            return migrate_source(settings, source, MigrateOptions(tables_filter=tables_filter))
+            options = MigrateOptions(tables_filter=tables_filter)
+            return migrate_source(settings, source, options, metrics=metrics)
 
     summaries: list[Any] = []
     lags: list[TableLag] = []

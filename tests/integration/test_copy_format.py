@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from snowpg.copy import binary_plan
+from snowpg.copy.binary_plan import CopyEncoding
 from snowpg.copy.writer import write_batches
 from tests.fixtures.migration import make_config, run_cli, write_config
 
@@ -104,7 +105,8 @@ def test_binary_and_csv_store_identical_values(pg_dsn: str) -> None:
                     stmt,
                     [batch.slice(0, 1000), batch.slice(1000)],
                     json_columns=["j"],
-                    binary_kinds=kinds if fmt == "binary" else None,  # type: ignore[arg-type]
+                    encoding=CopyEncoding(fmt),
+                    binary_kinds=kinds,  # type: ignore[arg-type]
                 )
         # Text forms compare every column exactly, including numeric scale and float bits.
         as_text = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(n)) for n in names)

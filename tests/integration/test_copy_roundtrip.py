@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 
 from snowpg.copy import binary_plan, writer
+from snowpg.copy.binary_plan import CopyEncoding
 from snowpg.copy.writer import CopyResult, write_batches
 from snowpg.errors import ConfigError, DataError
 
@@ -147,7 +148,7 @@ def write(
     **kwargs: Any,
 ) -> CopyResult:
     """``write_batches`` into ``table`` with CSV or with the binary encoders of the column types."""
-    kinds = None
+    kinds: list[binary_plan.Kind | None] = []
     if fmt == "binary":
         kinds = [binary_plan.pg_kind(t) for _n, t in cols]
         assert None not in kinds, cols
@@ -155,6 +156,7 @@ def write(
         cur,
         copy_statement(table, [n for n, _t in cols], fmt),
         batches,
+        encoding=CopyEncoding(fmt),
         binary_kinds=kinds,  # type: ignore[arg-type]
         **kwargs,
     )

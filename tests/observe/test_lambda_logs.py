@@ -83,7 +83,7 @@ def test_lambda_log_lines_are_json_with_context_and_no_secrets(
     source = settings.sources[0]
     logs.set_context(aws_request_id="0f3c-req-42", source_name=source.source_name)
 
-    summary = migrate_source(settings, source)
+    summary = migrate_source(settings, source, metrics=emf.EmfMetrics())  # as the handler does
     logging.getLogger("snowpg.test").warning(
         "connecting to postgresql://snowpg:%s@db:5432/x password=%s", sf_password, sf_password
     )

@@ -78,6 +78,7 @@ def test_connections(
 def migrate(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
+    from snowpg.observe.emf import EmfMetrics
     from snowpg.run.migrate import migrate_source
 
     results: list[dict[str, Any]] = []
@@ -87,7 +88,7 @@ def migrate(
             results.append({"source_name": src.source_name, "status": "partial", "run_id": None})
             continue
         options = _options(request, deadline=budget.deadline if budget else None)
-        summary = migrate_source(settings, src, options)
+        summary = migrate_source(settings, src, options, metrics=EmfMetrics())
         entry = summary_json(summary)
         if budget is not None:
             entry["budget"] = budget.to_json()

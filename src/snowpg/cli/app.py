@@ -139,6 +139,7 @@ def migrate(
     """Copy the tables of a source (continuing its unfinished run, if any)."""
     from snowpg.cli.progress import BarsProgress, PlainProgress
     from snowpg.cli.render import print_summary
+    from snowpg.observe.emf import EmfMetrics
     from snowpg.run.migrate import migrate_source
     from snowpg.run.options import MigrateOptions
 
@@ -159,7 +160,9 @@ def migrate(
                     sink.add_table(r.key.source_table, r.estimated_rows or 0, r.total_rows_copied)
 
         with sink:
-            summary = migrate_source(settings, src, options, progress=sink, on_run_ready=ready)
+            summary = migrate_source(
+                settings, src, options, progress=sink, on_run_ready=ready, metrics=EmfMetrics()
+            )
             sink.finish()
         print_summary(out_console, summary, _read_report(settings, src, summary.run_id))
         worst = max(worst, _exit_code(summary), key=_severity)

@@ -68,6 +68,7 @@ def sync_command(
 
     from snowpg.cli.common import load_config, out_console
     from snowpg.cli.render import print_summary
+    from snowpg.observe.emf import EmfMetrics
     from snowpg.sync import parse_lag, sync_source
 
     settings = load_config(Path(config) if config else None, verbose)
@@ -75,7 +76,12 @@ def sync_command(
     worst = 0
     for src in settings.select_sources(source):
         result = sync_source(
-            settings, src, until_lag=limit, max_rounds=max_rounds, tables_filter=tables
+            settings,
+            src,
+            until_lag=limit,
+            max_rounds=max_rounds,
+            tables_filter=tables,
+            metrics=EmfMetrics(),
         )
         if result.summaries:
             print_summary(out_console, result.summaries[-1])

@@ -9,6 +9,7 @@ which column and why, for the log.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,12 +95,28 @@ class ColumnPair:
     pg_type: str
 
 
-@dataclass(frozen=True)
-class BinaryPlan:
-    """The encoder of every column, or (``kinds`` None) why the table is copied as CSV."""
+class CopyEncoding(enum.Enum):
+    """How a table's chunks are written into COPY; the value is COPY's ``FORMAT`` option."""
 
-    kinds: tuple[Kind, ...] | None
-    reason: str | None = None
+    CSV = "csv"
+    BINARY = "binary"
+
+
+@dataclass(frozen=True)
+class TableEncoding:
+    """A table's copy encoding: binary with one encoder per column, or CSV and why."""
+
+    encoding: CopyEncoding
+    kinds: tuple[Kind, ...] | None = None  # one encoder per column; only for BINARY
+    reason: str | None = None  # why the table is copied with CSV
+
+    @classmethod
+    def binary(cls, kinds: Sequence[Kind]) -> TableEncoding:
+        return cls(CopyEncoding.BINARY, tuple(kinds))
+
+    @classmethod
+    def csv(cls, reason: str) -> TableEncoding:
+        return cls(CopyEncoding.CSV, None, reason)
 
 
 def pg_kind(pg_type: str) -> Kind | None:
@@ -108,24 +125,23 @@ def pg_kind(pg_type: str) -> Kind | None:
     return _PG_KINDS.get(" ".join(base.split()))
 
 
-def plan_kinds(columns: Sequence[ColumnPair]) -> BinaryPlan:
+def plan_kinds(columns: Sequence[ColumnPair]) -> TableEncoding:
     """Binary encoders for ``columns``, or why binary COPY cannot take them all."""
     kinds: list[Kind] = []
     for col in columns:
         kind = pg_kind(col.pg_type)
         if kind is None:
-            return BinaryPlan(
-                None, f'column "{col.name}": snowpg has no binary encoder for {col.pg_type}'
+            return TableEncoding.csv(
+                f'column "{col.name}": snowpg has no binary encoder for {col.pg_type}'
             )
         source_kind: str = family(col.source_type)
         if source_kind == "number" and not col.source_scale:
             source_kind = "number0"
         accepted = _ACCEPTS[kind]
         if "*" not in accepted and source_kind not in accepted:
-            return BinaryPlan(
-                None,
+            return TableEncoding.csv(
                 f'column "{col.name}": Snowflake {col.source_type} into PostgreSQL {col.pg_type} '
                 "is converted by PostgreSQL from text",
             )
         kinds.append(kind)
-    return BinaryPlan(tuple(kinds))
+    return TableEncoding.binary(kinds)

@@ -4,45 +4,38 @@ The chunk's rows and its ``completed`` status commit together, so a chunk is eit
 target and marked done, or absent and claimable again. While the data transaction is open the
 chunk's status row stays locked (``lock_claim``), so no other worker can take it over even if the
 lease runs out; if this process dies, PostgreSQL rolls the transaction back and frees the row.
+
+A chunk's path: claim it (``_claim``), copy it in one transaction (``_copy_once``: lock its
+status row, write it with its table's strategy from :mod:`snowpg.copy.strategies`, mark it
+completed, commit), then count and report it (``_copied``) — or retry it while its error is
+transient (``_retry_later``) and fail it for good after that (``_fail``). The connections and
+their reconnect-with-backoff live in :mod:`snowpg.copy.connections`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import random
-import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
-from snowpg.config import Settings
-from snowpg.copy import binary_plan, encode, upsert, writer
+from snowpg.copy import writer
+from snowpg.copy.connections import WorkerConnections
+from snowpg.copy.context import WorkerContext
+from snowpg.copy.job import TableJob, WorkerStats
 from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
-from snowpg.model import ChunkRange, SourceTable
-from snowpg.observe import emf
-from snowpg.sinks import ProgressSink
-from snowpg.source import connection as sf_connection
-from snowpg.source import reader
-from snowpg.source import sql as source_sql
+from snowpg.model import ChunkRange
 from snowpg.source.errors import translate_sf_error
 from snowpg.status import store
-from snowpg.status.rows import ClaimedChunk, TableKey
-from snowpg.target import catalog as pg_catalog
+from snowpg.status.rows import ClaimedChunk
 from snowpg.target import connection as pg_connection
-from snowpg.target import ddl, watchdog
+from snowpg.target import watchdog
 
 log = logging.getLogger("snowpg.copy")
 
-T = TypeVar("T")
-
-# Longest pause between retries of one chunk; the exponential series is capped here.
-MAX_BACKOFF_S = 30.0
 # Locking our own claimed chunk can meet another worker's momentary claim-scan lock; try again
 # this many times, this far apart, before deciding the claim was lost.
 LOCK_CLAIM_TRIES = 5
@@ -51,105 +44,14 @@ LOCK_CLAIM_PAUSE_S = 0.1
 IDLE_POLL_S = 0.5
 
 
-@dataclass(frozen=True)
-class TableJob:
-    """What a worker needs to copy the chunks of one table."""
-
-    key: TableKey
-    source: SourceTable
-    source_columns: tuple[str, ...]
-    target_schema: str
-    target_table: str
-    target_columns: tuple[str, ...]
-    json_columns: tuple[str, ...]
-    source_filter: str | None
-    display_name: str
-    nul_policy: str = "fail"  # "fail" | "strip" | "replace:<char>" (snowpg.copy.encode)
-    copy_format: str = "auto"  # "auto": binary where every column can be; "csv": always CSV
-    # Incremental tables: staging + merge, delete checks (snowpg.copy.upsert); None = plain COPY.
-    upsert: upsert.UpsertSpec | None = None
-
-
-@dataclass
-class WorkerStats:
-    chunks_completed: int = 0
-    chunks_failed: int = 0
-    retries: int = 0
-    rows: int = 0
-    bytes: int = 0
-    lost_claims: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
-class WorkerContext:
-    settings: Settings
-    run_id: Any
-    target_database: str
-    source_database: str
-    source_schema: str
-    jobs: Mapping[TableKey, TableJob]
-    table_limits: Mapping[TableKey, int]
-    deadline: float | None  # time.monotonic() after which no new chunk is claimed
-    stop: threading.Event
-    progress: ProgressSink
-    on_table_chunk_done: Callable[[Any, TableKey], None]
-    # Chunks of each table this process is copying right now; table_limits cap them per process
-    # (per-table parallel_threads is a per-invocation setting, as in the existing tool system).
-    inflight: dict[TableKey, int] = field(default_factory=dict)
-    claim_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Set when the run was replaced by a fresh run (its status turned 'failed' under us).
-    abandoned: threading.Event = field(default_factory=threading.Event)
-    # Binary COPY encoders per table, read once from the target's catalog (see copy_plan).
-    binary_plans: dict[TableKey, binary_plan.BinaryPlan] = field(default_factory=dict)
-
-
-class Worker:
+class Worker(WorkerConnections):
     """Copies chunks until none is left, the deadline passes, or ``stop`` is set."""
 
     def __init__(self, ctx: WorkerContext, worker_id: str) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.worker_id = worker_id
         self.stats = WorkerStats()
-        self._pg: psycopg.Connection[Any] | None = None
-        self._sf: Any = None
         self.deadline_reached = False
-
-    # connections -------------------------------------------------------------------------
-    def pg(self) -> psycopg.Connection[Any]:
-        if self._pg is None or self._pg.closed or self._pg.broken:
-            self._close_pg()
-            self._pg = pg_connection.connect(
-                self.ctx.settings.postgres,
-                self.ctx.target_database,
-                application_name="snowpg-worker",
-            )
-        return self._pg
-
-    def sf(self) -> Any:
-        if self._sf is None or self._sf.is_closed():
-            self._sf = sf_connection.connect(
-                self.ctx.settings.snowflake,
-                database=self.ctx.source_database,
-                schema=self.ctx.source_schema,
-            )
-        return self._sf
-
-    def _close_pg(self) -> None:
-        if self._pg is not None:
-            with contextlib.suppress(Exception):
-                self._pg.close()
-            self._pg = None
-
-    def _close_sf(self) -> None:
-        if self._sf is not None:
-            with contextlib.suppress(Exception):
-                self._sf.close()
-            self._sf = None
-
-    def close(self) -> None:
-        self._close_pg()
-        self._close_sf()
 
     # main loop ---------------------------------------------------------------------------
     def run(self) -> WorkerStats:
@@ -213,49 +115,9 @@ class Worker:
                 return True
         return False
 
-    def _with_pg_retry(self, fn: Callable[[psycopg.Connection[Any]], T], what: str) -> T:
-        """Run a status operation, reconnecting with backoff when PostgreSQL is unavailable."""
-        attempts = self.ctx.settings.max_retry_attempts
-        for attempt in range(attempts + 1):
-            try:
-                conn = self.pg()
-                with watchdog.guard(conn, what):
-                    return fn(conn)
-            except psycopg.Error as exc:
-                err = pg_connection.translate_pg_error(exc, context=what)
-                self._reset_pg()
-                if not isinstance(err, TransientError) or attempt >= attempts:
-                    raise err from exc
-                self._sleep_backoff(attempt)
-            except TransientError:
-                self._reset_pg()
-                if attempt >= attempts:
-                    raise
-                self._sleep_backoff(attempt)
-            except BaseException:
-                self._reset_pg()
-                raise
-        raise AssertionError("unreachable")
-
-    def _reset_pg(self) -> None:
-        """Roll back; keep a healthy connection (its backend pid marks our claims as alive)."""
-        if self._pg is None:
-            return
-        if self._pg.closed or self._pg.broken:
-            self._close_pg()
-            return
-        try:
-            self._pg.rollback()
-        except psycopg.Error:
-            self._close_pg()
-
-    def _sleep_backoff(self, attempt: int) -> None:
-        base = self.ctx.settings.retry_backoff_seconds
-        delay = min(MAX_BACKOFF_S, base * (2**attempt))
-        time.sleep(delay * (0.5 + random.random() / 2))
-
     # one chunk ---------------------------------------------------------------------------
     def _process(self, claim: ClaimedChunk) -> None:
+        """Copy one claimed chunk, again while its errors are transient; then done or failed."""
         job = self.ctx.jobs.get(claim.key.table)
         if job is None:  # a chunk of a table this process was not asked to copy
             self._with_pg_retry(lambda c: store.release_chunk(c, claim), "releasing a chunk")
@@ -264,7 +126,6 @@ class Worker:
         # Each claim gets the full budget: a chunk a rerun reopened after it exhausted its
         # retries is retried again, not failed at its first transient error.
         used = 0
-        max_retries = self.ctx.settings.max_retry_attempts
         extra = {
             "run_id": self.ctx.run_id,
             "table": job.display_name,
@@ -276,104 +137,140 @@ class Worker:
                 with watchdog.guard(self.pg(), f"copying {job.display_name}") as guard:
                     result = self._copy_once(claim, job, guard)
             except store.RunAbandoned as exc:
-                self._rollback_quietly()
-                self.ctx.abandoned.set()
-                self.ctx.stop.set()
-                log.warning("%s; this process stops", exc.message, extra=extra)
+                self._stop_abandoned(exc, extra)
                 return
             except (_LostClaim, store.LostClaim):
-                self._rollback_quietly()
-                mine = self._with_pg_retry(
-                    lambda c: store.committed_by(c, claim), "reading a chunk's outcome"
-                )
-                self._rollback_quietly()
-                if mine is not None:
-                    # An earlier attempt's COMMIT went through but its reply was lost.
-                    self.stats.chunks_completed += 1
-                    self.stats.rows += mine
-                    self.ctx.progress.chunk_completed(job.display_name, mine, 0)
-                    log.info(
-                        "chunk was already committed by this worker (the reply to its COMMIT "
-                        "was lost); not copied again",
-                        extra=extra,
-                    )
-                    self._after_chunk(claim)
-                    return
-                self.stats.lost_claims += 1
-                log.info("chunk taken over by another worker; moving on", extra=extra)
+                self._claim_lost(claim, job, extra)
                 return
             except Exception as exc:
                 err = self._classify(exc, job, claim)
                 self._rollback_quietly()
                 message = redact(str(err))
-                if isinstance(err, TransientError) and used < max_retries:
+                if isinstance(err, TransientError) and used < self.ctx.settings.max_retry_attempts:
                     used += 1
-                    before = retries
-                    retries = self._with_pg_retry(
-                        functools.partial(
-                            _record_retry,
-                            claim=claim,
-                            message=message,
-                            lease=self.ctx.settings.lease_seconds,
-                        ),
-                        "recording a retry",
-                    )
-                    # Counted as the status row counts it: not when the claim was gone.
-                    self.stats.retries += 1 if retries > before else 0
-                    retries = max(retries, before + 1)
-                    self.ctx.progress.chunk_retried(job.display_name, claim.key.chunk_id, message)
-                    log.warning(
-                        "chunk failed (%s), retry %d of %d after backoff",
-                        message,
-                        used,
-                        max_retries,
-                        extra=extra,
-                    )
-                    self._sleep_backoff(used - 1)
+                    retries = self._retry_later(claim, job, message, retries, used, extra)
                     continue
-                self._with_pg_retry(
-                    functools.partial(_fail_chunk, claim=claim, message=message), "failing a chunk"
-                )
-                self.stats.chunks_failed += 1
-                self.stats.errors.append(
-                    f"{job.display_name} chunk {claim.key.chunk_id}: {message}"
-                )
-                self.ctx.progress.chunk_failed(job.display_name, claim.key.chunk_id, message)
-                log.error("chunk failed for good: %s", message, extra=extra)
-                self._after_chunk(claim)
+                self._fail(claim, job, message, extra)
                 return
-            seconds = time.monotonic() - started
-            if claim.planned_rows and result.rows > claim.planned_rows:
-                log.warning(
-                    "chunk %d of %s read %d rows where planning counted %d: the source table "
-                    "gained rows since it was planned, or its source_filter matches more",
-                    claim.key.chunk_id,
-                    job.display_name,
-                    result.rows,
-                    claim.planned_rows,
-                    extra=extra,
-                )
+            self._copied(claim, job, result, time.monotonic() - started, retries, extra)
+            return
+
+    def _stop_abandoned(self, exc: store.RunAbandoned, extra: dict[str, Any]) -> None:
+        """The run was replaced by a fresh one: this process stops."""
+        self._rollback_quietly()
+        self.ctx.abandoned.set()
+        self.ctx.stop.set()
+        log.warning("%s; this process stops", exc.message, extra=extra)
+
+    def _claim_lost(self, claim: ClaimedChunk, job: TableJob, extra: dict[str, Any]) -> None:
+        """Our lock on the chunk failed: it was committed by us already, or taken over."""
+        self._rollback_quietly()
+        mine = self._with_pg_retry(
+            lambda c: store.committed_by(c, claim), "reading a chunk's outcome"
+        )
+        self._rollback_quietly()
+        if mine is not None:
+            # An earlier attempt's COMMIT went through but its reply was lost.
             self.stats.chunks_completed += 1
-            self.stats.rows += result.rows
-            self.stats.bytes += result.bytes
-            self.ctx.progress.chunk_completed(job.display_name, result.rows, result.bytes)
-            log.debug(
-                "chunk copied: %d rows in %.2fs",
-                result.rows,
-                seconds,
-                extra={**extra, "rows": result.rows, "seconds": round(seconds, 3)},
-            )
-            emf.emit_chunk(  # CloudWatch metric line, only in Lambda or with SNOWPG_EMF=1
-                table=job.display_name,
-                rows=result.rows,
-                bytes_=result.bytes,
-                seconds=seconds,
-                retries=retries,
-                run_id=self.ctx.run_id,
-                chunk_id=claim.key.chunk_id,
+            self.stats.rows += mine
+            self.ctx.progress.chunk_completed(job.display_name, mine, 0)
+            log.info(
+                "chunk was already committed by this worker (the reply to its COMMIT "
+                "was lost); not copied again",
+                extra=extra,
             )
             self._after_chunk(claim)
             return
+        self.stats.lost_claims += 1
+        log.info("chunk taken over by another worker; moving on", extra=extra)
+
+    def _retry_later(
+        self,
+        claim: ClaimedChunk,
+        job: TableJob,
+        message: str,
+        retries: int,
+        used: int,
+        extra: dict[str, Any],
+    ) -> int:
+        """Record a transient failure, wait out the backoff; the chunk's retry count after it."""
+        before = retries
+        retries = self._with_pg_retry(
+            functools.partial(
+                _record_retry,
+                claim=claim,
+                message=message,
+                lease=self.ctx.settings.lease_seconds,
+            ),
+            "recording a retry",
+        )
+        # Counted as the status row counts it: not when the claim was gone.
+        self.stats.retries += 1 if retries > before else 0
+        retries = max(retries, before + 1)
+        self.ctx.progress.chunk_retried(job.display_name, claim.key.chunk_id, message)
+        log.warning(
+            "chunk failed (%s), retry %d of %d after backoff",
+            message,
+            used,
+            self.ctx.settings.max_retry_attempts,
+            extra=extra,
+        )
+        self._sleep_backoff(used - 1)
+        return retries
+
+    def _fail(
+        self, claim: ClaimedChunk, job: TableJob, message: str, extra: dict[str, Any]
+    ) -> None:
+        """The chunk failed for good: marked failed; the run goes on with the others."""
+        self._with_pg_retry(
+            functools.partial(_fail_chunk, claim=claim, message=message), "failing a chunk"
+        )
+        self.stats.chunks_failed += 1
+        self.stats.errors.append(f"{job.display_name} chunk {claim.key.chunk_id}: {message}")
+        self.ctx.progress.chunk_failed(job.display_name, claim.key.chunk_id, message)
+        log.error("chunk failed for good: %s", message, extra=extra)
+        self._after_chunk(claim)
+
+    def _copied(
+        self,
+        claim: ClaimedChunk,
+        job: TableJob,
+        result: writer.CopyResult,
+        seconds: float,
+        retries: int,
+        extra: dict[str, Any],
+    ) -> None:
+        """The chunk is committed: count it, report it to the sinks, maybe finish its table."""
+        if claim.planned_rows and result.rows > claim.planned_rows:
+            log.warning(
+                "chunk %d of %s read %d rows where planning counted %d: the source table "
+                "gained rows since it was planned, or its source_filter matches more",
+                claim.key.chunk_id,
+                job.display_name,
+                result.rows,
+                claim.planned_rows,
+                extra=extra,
+            )
+        self.stats.chunks_completed += 1
+        self.stats.rows += result.rows
+        self.stats.bytes += result.bytes
+        self.ctx.progress.chunk_completed(job.display_name, result.rows, result.bytes)
+        log.debug(
+            "chunk copied: %d rows in %.2fs",
+            result.rows,
+            seconds,
+            extra={**extra, "rows": result.rows, "seconds": round(seconds, 3)},
+        )
+        self.ctx.metrics.chunk_copied(
+            table=job.display_name,
+            rows=result.rows,
+            bytes_=result.bytes,
+            seconds=seconds,
+            retries=retries,
+            run_id=self.ctx.run_id,
+            chunk_id=claim.key.chunk_id,
+        )
+        self._after_chunk(claim)
 
     def _after_chunk(self, claim: ClaimedChunk) -> None:
         try:
@@ -401,81 +298,14 @@ class Worker:
     def _copy_once(
         self, claim: ClaimedChunk, job: TableJob, guard: watchdog.Guard
     ) -> writer.CopyResult:
+        """In one transaction: lock the chunk, write it with its strategy, mark it done, commit."""
         conn = self.pg()
         started = time.monotonic()
         self._lock_own_claim(conn, claim)
         rng = ChunkRange.from_json(claim.chunk_range)
-        if job.upsert is not None and upsert.is_delete_check(job.upsert, claim.key.chunk_id):
-            result = upsert.delete_chunk(
-                conn, self.sf(), job.upsert, job.source, job.target_schema, job.target_table, rng
-            )
-            return self._complete(conn, claim, result, started)
-        query, params = source_sql.select_chunk_sql(
-            job.source, job.source_columns, job.source_filter, rng
-        )
-        kinds = self.copy_plan(conn, job).kinds
-        fmt = "binary" if kinds is not None else encode.copy_sql_format()
-        copy_into = upsert.copy_target(conn, job.upsert, job.target_schema, job.target_table)
-        copy_stmt = ddl.copy_from_stdin(*copy_into, job.target_columns, fmt)
-        batches = guard.kicking(reader.read_chunk(self.sf(), query, params))
-        with conn.cursor() as cur:
-            result = writer.write_batches(
-                cur,
-                copy_stmt,
-                batches,
-                nul_policy=job.nul_policy,
-                json_columns=job.json_columns,
-                binary_kinds=kinds,
-            )
-        if result.nul_fixed:  # counted in the chunk's transaction, so never twice on a retry
-            store.add_nul_fixed(conn, claim.key.table, result.nul_fixed)
-        upsert.merge_chunk(
-            conn, job.upsert, job.target_schema, job.target_table, job.target_columns
-        )
+        strategy = self.ctx.copies[job.key].for_chunk(claim.key.chunk_id)
+        result = strategy.copy(conn, self.sf, guard, rng)
         return self._complete(conn, claim, result, started)
-
-    def copy_plan(self, conn: psycopg.Connection[Any], job: TableJob) -> binary_plan.BinaryPlan:
-        """The table's binary COPY encoders (from the target column types), planned once.
-
-        A table with a column binary COPY cannot write, or with ``copy_format`` "csv", is copied
-        with CSV, and the log says why.
-        """
-        with self.ctx.claim_lock:
-            known = self.ctx.binary_plans.get(job.key)
-        if known is not None:
-            return known
-        if job.copy_format == "csv":
-            plan = binary_plan.BinaryPlan(None, 'copy_format is "csv"')
-        else:
-            plan = binary_plan.plan_kinds(self._column_pairs(conn, job))
-        with self.ctx.claim_lock:
-            if job.key not in self.ctx.binary_plans and plan.kinds is None:
-                extra = {"table": job.display_name}
-                if job.copy_format == "csv":
-                    msg = 'table %s is copied with CSV COPY (copy_format "csv")'
-                    log.info(msg, job.display_name, extra=extra)
-                else:
-                    msg = "table %s is copied with CSV COPY instead of binary: %s"
-                    log.warning(msg, job.display_name, plan.reason, extra=extra)
-            return self.ctx.binary_plans.setdefault(job.key, plan)
-
-    @staticmethod
-    def _column_pairs(conn: psycopg.Connection[Any], job: TableJob) -> list[binary_plan.ColumnPair]:
-        """Each loaded column with its Snowflake type and its target's PostgreSQL type."""
-        target = pg_catalog.table_columns(conn, job.target_schema, job.target_table) or []
-        pg_types = {c.name: c.pg_type for c in target}
-        pairs = []
-        for src_name, tgt_name in zip(job.source_columns, job.target_columns, strict=True):
-            col = job.source.column(src_name)
-            pairs.append(
-                binary_plan.ColumnPair(
-                    name=tgt_name,
-                    source_type=col.data_type if col is not None else "",
-                    source_scale=col.scale if col is not None else None,
-                    pg_type=pg_types.get(tgt_name, "missing"),
-                )
-            )
-        return pairs
 
     def _complete(
         self,

@@ -28,7 +28,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from snowpg.copy.binary import SIGNATURE, TRAILER, encode_binary_batch
-from snowpg.copy.binary_plan import Kind
+from snowpg.copy.binary_plan import CopyEncoding, Kind
 from snowpg.copy.encode import EncodedBatch, encode_batch
 from snowpg.model import parse_nul_policy
 
@@ -140,16 +140,18 @@ def write_batches(
     nul_policy: str = "fail",
     json_columns: Collection[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
-    binary_kinds: Sequence[Kind] | None = None,
+    encoding: CopyEncoding = CopyEncoding.CSV,
+    binary_kinds: Sequence[Kind] = (),
 ) -> CopyResult:
     """Encode each batch and write it into ``statement``.
 
-    With ``binary_kinds`` (one encoder per column, :func:`snowpg.copy.binary_plan.plan_kinds`) the
-    statement must read ``FORMAT binary``; without, ``FORMAT csv``. Batches without rows are
-    skipped. ``on_progress(rows, bytes)`` runs after each written slice (a batch of more than
-    ``SLICE_ROWS`` rows is written in several slices).
+    The statement's ``FORMAT`` must be ``encoding``'s. ``CopyEncoding.BINARY`` needs
+    ``binary_kinds``, one encoder per column (:func:`snowpg.copy.binary_plan.plan_kinds`); CSV
+    ignores them. Batches without rows are skipped. ``on_progress(rows, bytes)`` runs after each
+    written slice (a batch of more than ``SLICE_ROWS`` rows is written in several slices).
     """
     parse_nul_policy(nul_policy)  # a wrong setting fails before the COPY starts
+    binary = encoding is CopyEncoding.BINARY
     rows = 0
     written = 0
     fixed: dict[str, int] = {}
@@ -158,7 +160,7 @@ def write_batches(
     )
 
     def encode(piece: pa.Table | pa.RecordBatch) -> EncodedBatch:
-        if binary_kinds is not None:
+        if binary:
             return encode_binary_batch(
                 piece, binary_kinds, nul_policy=nul_policy, json_columns=json_columns
             )
@@ -167,7 +169,7 @@ def write_batches(
     with cursor.copy(query) as copy:
         producer = _Producer(batches, encode)
         try:
-            if binary_kinds is not None:  # psycopg adds neither in block mode
+            if binary:  # psycopg adds neither in block mode
                 copy.write(SIGNATURE)
             for encoded in producer:
                 view = memoryview(encoded.data)
@@ -180,7 +182,7 @@ def write_batches(
                 if on_progress is not None:
                     on_progress(encoded.rows, len(view))
                 del view, encoded
-            if binary_kinds is not None:
+            if binary:
                 copy.write(TRAILER)
         finally:
             producer.stop()

@@ -21,6 +21,7 @@ import time
 from typing import Any, TextIO
 
 from snowpg import logs
+from snowpg.sinks import MetricsSink
 
 NAMESPACE = "snowpg"
 ENABLE_ENV = "SNOWPG_EMF"
@@ -118,3 +119,36 @@ def emit_chunk(
         out.write(line + "\n")
         out.flush()
     return True
+
+
+class EmfMetrics(MetricsSink):
+    """The metrics sink that writes each copied chunk as one EMF line (see :func:`emit_chunk`).
+
+    As :func:`emit_chunk`, it writes only in Lambda or with ``SNOWPG_EMF=1``, and to ``stream``
+    (stdout when None) when it does.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def chunk_copied(
+        self,
+        *,
+        table: str,
+        rows: int,
+        bytes_: int,
+        seconds: float,
+        retries: int,
+        run_id: Any,
+        chunk_id: int,
+    ) -> None:
+        emit_chunk(
+            table=table,
+            rows=rows,
+            bytes_=bytes_,
+            seconds=seconds,
+            retries=retries,
+            run_id=run_id,
+            chunk_id=chunk_id,
+            stream=self._stream,
+        )

@@ -15,7 +15,7 @@ from snowpg import typefamilies
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import TableContract
 from snowpg.copy import upsert
-from snowpg.copy.worker import TableJob
+from snowpg.copy.job import TableJob
 from snowpg.model import SourceTable, TablePlan
 from snowpg.source import catalog, connection
 from snowpg.status.rows import TableKey, TableRow

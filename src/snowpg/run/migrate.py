@@ -21,7 +21,7 @@ from snowpg.run.jobs import jobs_for
 from snowpg.run.options import MigrateOptions, RunSummary
 from snowpg.run.pool import final_sweep, run_workers
 from snowpg.run.summary import summarize, summarize_abandoned, summarize_already_complete, wanted
-from snowpg.sinks import ProgressSink
+from snowpg.sinks import MetricsSink, ProgressSink
 from snowpg.status import store
 from snowpg.target import connection
 
@@ -32,15 +32,22 @@ def migrate_source(
     options: MigrateOptions | None = None,
     progress: ProgressSink | None = None,
     on_run_ready: Callable[..., Any] | None = None,
+    metrics: MetricsSink | None = None,
 ) -> RunSummary:
     """Migrate (or continue migrating) one source; returns the summary of the run.
 
     ``on_run_ready(run_id, rows)`` is called once the run is open and its tables prepared.
+    ``progress`` and ``metrics`` are the sinks the face installs (no-ops when not given).
     """
     malloc.limit_arenas()
     try:
         return _migrate_source(
-            settings, source, options or MigrateOptions(), progress, on_run_ready
+            settings,
+            source,
+            options or MigrateOptions(),
+            progress or ProgressSink(),
+            metrics or MetricsSink(),
+            on_run_ready,
         )
     except psycopg.Error as exc:
         raise connection.translate_pg_error(
@@ -52,7 +59,8 @@ def _migrate_source(
     settings: Settings,
     source: SourceConfig,
     options: MigrateOptions,
-    progress: ProgressSink | None,
+    progress: ProgressSink,
+    metrics: MetricsSink,
     on_run_ready: Callable[..., Any] | None,
 ) -> RunSummary:
     started = time.monotonic()
@@ -70,7 +78,7 @@ def _migrate_source(
             on_run_ready(run_id, rows)
         jobs, limits = jobs_for(settings, source, selected, rows, opened.plans)
         stats, deadline_hit, abandoned = run_workers(
-            settings, source, run_id, jobs, limits, options, progress or ProgressSink()
+            settings, source, run_id, jobs, limits, options, progress, metrics
         )
         admin.close()
         admin = lifecycle.rejoin(settings, source, run_id)

@@ -19,11 +19,13 @@ from typing import Any
 import psycopg
 
 from snowpg.config import Settings, SourceConfig
-from snowpg.copy.worker import TableJob, Worker, WorkerContext, WorkerStats
+from snowpg.copy.context import WorkerContext
+from snowpg.copy.job import TableJob, WorkerStats
+from snowpg.copy.worker import Worker
 from snowpg.errors import SnowpgError
 from snowpg.run import lifecycle, prepare
 from snowpg.run.options import MigrateOptions
-from snowpg.sinks import ProgressSink
+from snowpg.sinks import MetricsSink, ProgressSink
 from snowpg.status import store
 from snowpg.status.rows import TableKey
 from snowpg.target import connection
@@ -39,6 +41,7 @@ def run_workers(
     limits: dict[TableKey, int],
     options: MigrateOptions,
     progress: ProgressSink,
+    metrics: MetricsSink,
 ) -> tuple[list[WorkerStats], bool, bool]:
     """Every worker's stats, whether the deadline stopped one, whether the run was abandoned."""
     if not jobs:
@@ -56,6 +59,7 @@ def run_workers(
         deadline=options.deadline,
         stop=stop,
         progress=progress,
+        metrics=metrics,
         on_table_chunk_done=prepare.finish_table,
     )
     prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

@@ -17,13 +17,12 @@ from psycopg import sql
 
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import SavedIndex, TableContract
-from snowpg.copy import upsert
 from snowpg.model import TablePlan
 from snowpg.plan import preflight, watermark
 from snowpg.source.connection import connect
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
-from snowpg.target import catalog, ddl
+from snowpg.target import catalog, ddl, merge
 
 log = logging.getLogger("snowpg.run.prepare")
 
@@ -81,7 +80,7 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
                 saved.append(SavedIndex(idx.name, idx.definition))
                 cur.execute(ddl.drop_index(schema, idx.name))
         if plan.incremental is not None:
-            upsert.prepare_target(conn, plan)
+            merge.prepare_target(conn, plan)
         contract = TableContract.from_plan(plan, tuple(saved))
         key = store.add_table(
             conn,

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from snowpg.config import SourceConfig, TableConfig
-from snowpg.copy.worker import WorkerStats
+from snowpg.copy.job import WorkerStats
 from snowpg.run.options import RunSummary, TableSummary
 from snowpg.status import store
 from snowpg.status.rows import RunRow, TableRow
