@@ -31,7 +31,7 @@ from snowpg.copy import upsert
 from snowpg.copy.worker import TableJob, Worker, WorkerContext, WorkerStats
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
-from snowpg.plan import preflight, typemap, watermark
+from snowpg.plan import planner, preflight, typemap, watermark
 from snowpg.sinks import ProgressSink
 from snowpg.source import connection as sf_connection
 from snowpg.status import fresh, presence, store
@@ -453,7 +453,7 @@ def _plan_tables(
     )
     try:
         checked = preflight.check_tables(
-            tables, lambda t: watermark.plan_table(settings, source, t, sf, admin), admin
+            tables, lambda t: planner.plan_table(settings, source, t, sf, admin), admin
         )
     finally:
         sf.close()

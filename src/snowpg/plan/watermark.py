@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
@@ -26,10 +27,10 @@ from psycopg import sql
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import ConfigError, RunRefused
 from snowpg.model import Chunk, SourceTable, TablePlan
-from snowpg.plan import boundaries, planner
-from snowpg.source import catalog as source_catalog
+from snowpg.plan import boundaries
 from snowpg.source import reader
 from snowpg.source import sql as source_sql
+from snowpg.source.catalog import check_columns_exist
 from snowpg.target import catalog as target_catalog
 from snowpg.target import ddl
 
@@ -152,21 +153,28 @@ def current_low(pg: Any, source: SourceConfig, table: TableConfig, source_table:
     return recorded_high(pg, source.source_name, source_table, table.source_watermark)
 
 
-def plan_table(
-    settings: Settings, source: SourceConfig, table: TableConfig, sf: Any, pg: Any
-) -> TablePlan:
-    """``planner.plan_table``, plus the watermark window and upsert/delete settings."""
-    if not is_incremental(table):
-        return planner.plan_table(settings, source, table, sf, pg)
-    src = source_catalog.describe_table(
-        sf, source.source_sf_database, source.source_sf_schema, table.source
-    )
+@dataclass(frozen=True)
+class Window:
+    """What one run of an incremental table copies: rows with a watermark in ``(low, high]``."""
+
+    keys: tuple[str, ...]  # source upsert keys: uniqueness_columns, else the primary key
+    initial: bool  # a first, full load (target empty or truncated on start)
+    low: str | None
+    high: str | None
+    watermark_type: str | None
+    source_filter: str | None  # the table's own filter and the window, combined
+
+
+def window_for(
+    sf: Any, pg: Any, source: SourceConfig, table: TableConfig, src: SourceTable
+) -> Window:
+    """The run's window of an incremental table; refuses a load that would duplicate rows."""
     what = f"table {table.source}"
     wm = table.source_watermark
     if wm:
-        source_catalog.check_columns_exist(src, [wm], f"source_watermark of {what}")
+        check_columns_exist(src, [wm], f"source_watermark of {what}")
     keys = tuple(table.uniqueness_columns or src.primary_key)
-    source_catalog.check_columns_exist(src, list(keys), f"uniqueness_columns of {what}")
+    check_columns_exist(src, list(keys), f"uniqueness_columns of {what}")
     schema, target = source.target_pg_schema, table.target_name
     initial = table.truncate_onstart or target_is_empty(pg, schema, target)
     low = None if initial else current_low(pg, source, table, src.name)
@@ -184,36 +192,48 @@ def plan_table(
         assert col is not None
         wm_type = col.sql_type
         high = source_high(sf, src, wm, table.source_filter)
-    window = window_predicate(wm, wm_type, low, high) if wm and wm_type else None
-    filtered = table.model_copy(
-        update={"source_filter": combine_filters(table.source_filter, window)}
+    predicate = window_predicate(wm, wm_type, low, high) if wm and wm_type else None
+    return Window(
+        keys=keys,
+        initial=initial,
+        low=low,
+        high=high,
+        watermark_type=wm_type,
+        source_filter=combine_filters(table.source_filter, predicate),
     )
-    plan = planner.plan_table(settings, source, filtered, sf, pg)
-    pg.rollback()
+
+
+def with_window(
+    settings: Settings, sf: Any, table: TableConfig, plan: TablePlan, window: Window
+) -> TablePlan:
+    """``plan`` (made with the window's filter) with its upsert keys, delete-check chunks and
+    the ``incremental`` settings a run and a resumed run read back."""
+    keys, low, high = window.keys, window.low, window.high
     to_target = {m.source: m.target for m in plan.mappings}
     missing = [k for k in keys if k not in to_target]
     if missing:
         raise ConfigError(
-            f"uniqueness column {missing[0]!r} of {what} has no column in the target table",
+            f"uniqueness column {missing[0]!r} of table {table.source} has no column in the "
+            "target table",
             table=table.source,
             field="uniqueness_columns",
         )
     chunks = list(plan.chunks)
     delete_from: int | None = None
-    if table.detect_deletes and not initial:
-        delete_chunks = _delete_chunks(settings, sf, src, table, keys, start=len(chunks) + 1)
+    if table.detect_deletes and not window.initial:
+        delete_chunks = _delete_chunks(settings, sf, plan.source, table, keys, len(chunks) + 1)
         delete_from = delete_chunks[0].chunk_id
         chunks.extend(delete_chunks)
     meta: dict[str, Any] = {
-        "watermark_column": wm,
-        "watermark_type": wm_type,
+        "watermark_column": table.source_watermark,
+        "watermark_type": window.watermark_type,
         "low": low,
         "high": high if high is not None else low,
         "base_filter": table.source_filter,
         "source_keys": list(keys),
         "target_keys": [to_target[k] for k in keys],
         "insert_only": settings.insert_only_for(table),
-        "initial": initial,
+        "initial": window.initial,
         "detect_deletes": table.detect_deletes,
         "delete_mode": table.delete_mode,
         "flag_column": table.deleted_flag_column if table.delete_mode == "flag" else None,
@@ -224,7 +244,7 @@ def plan_table(
         table.source,
         low if low is not None else "-inf",
         high if high is not None else "+inf",
-        " (first load)" if initial else "",
+        " (first load)" if window.initial else "",
         extra={"table": table.source},
     )
     return dataclasses.replace(plan, chunks=tuple(chunks), incremental=meta)
