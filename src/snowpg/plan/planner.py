@@ -1,8 +1,8 @@
-"""Build the plan of a source: per table, which columns load where and how the rows are cut.
+"""The plan of one table: which columns load where and how the rows are cut into chunks.
 
 Planning only reads: Snowflake's catalog and chunk boundaries (computed server side), and the
 target's catalog. Every configuration mistake (unknown table or column, name collisions) surfaces
-here, before anything is written.
+here, before anything is written. ``plan.preflight`` plans every selected table of a source.
 """
 
 from __future__ import annotations
