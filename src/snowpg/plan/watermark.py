@@ -13,7 +13,8 @@ with the chunks, so a resumed run (after a crash) reads exactly the same window.
 while a run is in progress have a watermark above ``high`` and are caught by the next run.
 """
 
-# produced, written as escaped string literals (see _literal); identifiers go through quote_ident.
+# The window's bounds are watermark texts Snowflake itself produced, written as escaped string
+# literals (see _literal); identifiers go through quote_ident.
 from __future__ import annotations
 
 import dataclasses

@@ -6,7 +6,7 @@ The twin of every query of :mod:`snowpg.source.checksums`. It selects a chunk's 
 with a zone as UTC wall-clock time.
 """
 
-# passed as parameters.
+# Identifiers go through sql.Identifier; bound values are passed as parameters.
 from __future__ import annotations
 
 from collections.abc import Sequence
