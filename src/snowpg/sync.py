@@ -25,6 +25,7 @@ from snowpg.run.options import MigrateOptions
 from snowpg.sinks import MetricsSink
 from snowpg.source import catalog as source_catalog
 from snowpg.source import connection as sf_connection
+from snowpg.source.watermarks import high_watermark
 from snowpg.target import connection as pg_connection
 from snowpg.typefamilies import family
 
@@ -126,7 +127,7 @@ def table_lags(
             )
             col = src.column(t.source_watermark)
             assert col is not None
-            high = watermark.source_high(sf, src, t.source_watermark, t.source_filter)
+            high = high_watermark(sf, src, t.source_watermark, t.source_filter)
             low = watermark.current_low(pg, source, t, src.name)
             pg.rollback()
             out.append(

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "sinks": GROUND,
     "contract": GROUND,
     "typefamilies": GROUND,
+    "checksum_spec": GROUND,
     "config": CONFIG,
     "source": ADAPTERS,
     "target": ADAPTERS,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from snowpg import checksum_spec
+from snowpg.checksum_spec import TableSpec, VerifyColumn
 from snowpg.errors import ConfigError
 from snowpg.model import ChunkRange, SourceColumn, SourceTable
-from snowpg.verify import canonical, queries
-from snowpg.verify.canonical import VerifyColumn
-from snowpg.verify.queries import TableSpec
+from snowpg.source.checksums import sf_checksum, sf_checksums
+from snowpg.target.checksums import pg_checksum, pg_checksums, pg_chunk_where
+from snowpg.verify import queries
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,7 @@ from snowpg.verify.queries import TableSpec
     ],
 )
 def test_category(data_type: str, category: str) -> None:
-    assert canonical.category(data_type) == category
+    assert checksum_spec.category(data_type) == category
 
 
 def _spec(*cols: tuple[str, str, str]) -> TableSpec:
@@ -48,7 +50,7 @@ SPEC = _spec(
 
 def test_pg_chunk_where_orders_text_by_code_point_and_tz_as_utc() -> None:
     r = ChunkRange(("Name", "TS"), ("VARCHAR", "TIMESTAMP_TZ"), ("a", "2020-01-01"), ("b", "2021"))
-    where, params = queries.pg_chunk_where(SPEC, r)
+    where, params = pg_chunk_where(SPEC, r)
     text = where.as_string(None)
     assert '("Name" COLLATE "C")' in text and "(\"ts\" AT TIME ZONE 'UTC')" in text
     assert text.count(">=") == 1 and text.count(" < ") == 1
@@ -56,15 +58,15 @@ def test_pg_chunk_where_orders_text_by_code_point_and_tz_as_utc() -> None:
 
 
 def test_pg_chunk_where_null_chunk_and_whole_table() -> None:
-    where, params = queries.pg_chunk_where(SPEC, ChunkRange(("ID",), ("NUMBER(38,0)",), nulls=True))
+    where, params = pg_chunk_where(SPEC, ChunkRange(("ID",), ("NUMBER(38,0)",), nulls=True))
     assert where.as_string(None) == '"id" IS NULL' and params == []
-    where, params = queries.pg_chunk_where(SPEC, ChunkRange())
+    where, params = pg_chunk_where(SPEC, ChunkRange())
     assert where.as_string(None) == "TRUE" and params == []
 
 
 def test_unloaded_chunk_key_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="OTHER"):
-        queries.pg_chunk_where(SPEC, ChunkRange(("OTHER",), ("NUMBER(38,0)",), ("1",), None))
+        pg_chunk_where(SPEC, ChunkRange(("OTHER",), ("NUMBER(38,0)",), ("1",), None))
 
 
 def test_grouped_checksums_keep_each_chunks_parameters_apart() -> None:
@@ -72,19 +74,19 @@ def test_grouped_checksums_keep_each_chunks_parameters_apart() -> None:
         (1, ChunkRange(("ID",), ("NUMBER(38,0)",), None, ("10",))),
         (2, ChunkRange(("ID",), ("NUMBER(38,0)",), ("10",), None)),
     ]
-    sf_sql, sf_params = queries.sf_checksums(SPEC, chunks)
+    sf_sql, sf_params = sf_checksums(SPEC, chunks)
     assert sf_params == {"c1_0": "10", "c2_0": "10"}
     assert "THEN 1" in sf_sql and "THEN 2" in sf_sql and sf_sql.endswith("GROUP BY g")
-    pg_sql, pg_params = queries.pg_checksums(SPEC, chunks)
+    pg_sql, pg_params = pg_checksums(SPEC, chunks)
     assert pg_params == ["10", "10", "10", "10"]  # once in the CASE, once in the WHERE
     assert "GROUP BY g" in pg_sql.as_string(None)
 
 
 def test_identifiers_are_quoted_on_both_sides() -> None:
     spec = _spec(('a"b; DROP TABLE x', 'a"b; DROP TABLE x', "VARCHAR"))
-    sf_sql, _ = queries.sf_checksum(spec, ChunkRange())
+    sf_sql, _ = sf_checksum(spec, ChunkRange())
     assert '"a""b; DROP TABLE x"' in sf_sql
-    pg_sql, _ = queries.pg_checksum(spec, ChunkRange())
+    pg_sql, _ = pg_checksum(spec, ChunkRange())
     assert '"a""b; DROP TABLE x"' in pg_sql.as_string(None)
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from snowpg.config.load import load_settings
 from snowpg.source import connection as sf_connection
+from snowpg.source.checksums import sf_micros_of_ns
 from snowpg.source.timestamps import floor_ns_to_us
 from snowpg.verify import jsontext
-from snowpg.verify.canonical import sf_micros_of_ns
 from snowpg.verify.run import verify_source
 from tests.fixtures.migration import make_config, run_cli, write_config
 

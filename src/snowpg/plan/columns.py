@@ -22,6 +22,7 @@ from snowpg import names
 from snowpg.errors import ConfigError
 from snowpg.model import ColumnMapping, SourceTable, TargetColumn
 from snowpg.plan import typemap
+from snowpg.source.catalog import check_columns_exist
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ def renames_for(table: Any) -> dict[str, str]:
 
 
 def _check_renames(source: SourceTable, renames: Mapping[str, str]) -> None:
-    from snowpg.source.catalog import check_columns_exist
-
     check_columns_exist(source, list(renames), f"column_mapping of table {source.name}")
     seen: dict[str, str] = {}
     for src, tgt in renames.items():

@@ -1,8 +1,8 @@
-"""Build the plan of a source: per table, which columns load where and how the rows are cut.
+"""The plan of one table: which columns load where and how the rows are cut into chunks.
 
 Planning only reads: Snowflake's catalog and chunk boundaries (computed server side), and the
 target's catalog. Every configuration mistake (unknown table or column, name collisions) surfaces
-here, before anything is written.
+here, before anything is written. ``plan.preflight`` plans every selected table of a source.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.model import ColumnMapping, SourceTable, TablePlan
-from snowpg.plan import boundaries, columns, sizing
-from snowpg.plan.preflight import Preflight, check_tables
+from snowpg.plan import boundaries, columns, sizing, watermark
 from snowpg.source import catalog as source_catalog
 from snowpg.target import catalog as target_catalog
 
@@ -28,10 +27,33 @@ def plan_table(
     sf_conn: Any,
     pg_conn: Any,
 ) -> TablePlan:
-    """Plan one table: introspect both sides, match columns, choose keys and compute chunks."""
+    """Plan one table: introspect both sides, match columns, choose keys and compute chunks.
+
+    An incremental table's plan copies the run's watermark window only and carries its upsert
+    keys and delete-check chunks (:mod:`snowpg.plan.watermark`); ``snowpg plan`` and ``migrate``
+    both plan through here, so they show and refuse the same things.
+    """
     src = source_catalog.describe_table(
         sf_conn, source.source_sf_database, source.source_sf_schema, table.source
     )
+    if not watermark.is_incremental(table):
+        return _plan_rows(settings, source, table, src, sf_conn, pg_conn)
+    window = watermark.window_for(sf_conn, pg_conn, source, table, src)
+    filtered = table.model_copy(update={"source_filter": window.source_filter})
+    plan = _plan_rows(settings, source, filtered, src, sf_conn, pg_conn)
+    pg_conn.rollback()
+    return watermark.with_window(settings, sf_conn, table, plan, window)
+
+
+def _plan_rows(
+    settings: Settings,
+    source: SourceConfig,
+    table: TableConfig,
+    src: SourceTable,
+    sf_conn: Any,
+    pg_conn: Any,
+) -> TablePlan:
+    """The columns, keys and chunks of the rows ``table``'s source filter selects."""
     target_table = settings.target_table_name(table)
     case = settings.identifier_case
     existing = target_catalog.table_columns(pg_conn, source.target_pg_schema, target_table)
@@ -118,37 +140,3 @@ def _check_configured_columns(src: SourceTable, table: TableConfig) -> None:
 
 def describe_mappings(mappings: Sequence[ColumnMapping]) -> list[str]:
     return [f"{m.source} ({m.source_type}) -> {m.target} {m.pg_type}" for m in mappings]
-
-
-def plan_source(
-    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
-) -> list[TablePlan]:
-    """Plan the selected tables of a source without writing anything anywhere; raises one
-    error naming every problem (as ``migrate`` would refuse them)."""
-    checked = preflight_source(settings, source, tables_filter)
-    checked.raise_if_any()
-    return list(checked.plans.values())
-
-
-def preflight_source(
-    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
-) -> Preflight:
-    """The plans of the tables that can be planned, and every problem ``migrate`` would meet."""
-    from snowpg.plan import watermark  # plans as migrate does (it imports this module)
-    from snowpg.source import connection as sf_connection
-    from snowpg.target import connection as pg_connection
-
-    selected = source.select_tables(tables_filter)
-    sf = sf_connection.connect(
-        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
-    )
-    try:
-        pg = pg_connection.connect(settings.postgres, source.target_pg_database)
-        try:
-            return check_tables(
-                selected, lambda t: watermark.plan_table(settings, source, t, sf, pg), pg
-            )
-        finally:
-            pg.close()
-    finally:
-        sf.close()

@@ -12,9 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snowpg.config import TableConfig
+from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
+from snowpg.plan.planner import plan_table
+from snowpg.source import connection as sf_connection
+from snowpg.target import connection as pg_connection
 from snowpg.target import emptiness
 
 log = logging.getLogger("snowpg.plan.preflight")
@@ -65,3 +68,31 @@ def check_tables(
     if out.problems:
         log.debug("preflight found %d problem(s)", len(out.problems))
     return out
+
+
+def plan_source(
+    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
+) -> list[TablePlan]:
+    """Plan the selected tables of a source without writing anything anywhere; raises one
+    error naming every problem (as ``migrate`` would refuse them)."""
+    checked = preflight_source(settings, source, tables_filter)
+    checked.raise_if_any()
+    return list(checked.plans.values())
+
+
+def preflight_source(
+    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
+) -> Preflight:
+    """The plans of the tables that can be planned, and every problem ``migrate`` would meet."""
+    selected = source.select_tables(tables_filter)
+    sf = sf_connection.connect(
+        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
+    )
+    try:
+        pg = pg_connection.connect(settings.postgres, source.target_pg_database)
+        try:
+            return check_tables(selected, lambda t: plan_table(settings, source, t, sf, pg), pg)
+        finally:
+            pg.close()
+    finally:
+        sf.close()

@@ -13,25 +13,24 @@ with the chunks, so a resumed run (after a crash) reads exactly the same window.
 while a run is in progress have a watermark above ``high`` and are caught by the next run.
 """
 
-# ruff: noqa: S608 - the only values spliced into SQL text are watermark texts Snowflake itself
-# produced, written as escaped string literals (see _literal); identifiers go through quote_ident.
+# The window's bounds are watermark texts Snowflake itself produced, written as escaped string
+# literals (see _literal); identifiers go through quote_ident.
 from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from typing import Any
-
-from psycopg import sql
 
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import ConfigError, RunRefused
 from snowpg.model import Chunk, SourceTable, TablePlan
-from snowpg.plan import boundaries, planner
-from snowpg.source import catalog as source_catalog
-from snowpg.source import reader
+from snowpg.plan import boundaries
 from snowpg.source import sql as source_sql
-from snowpg.target import catalog as target_catalog
-from snowpg.target import ddl
+from snowpg.source.catalog import check_columns_exist
+from snowpg.source.watermarks import high_watermark
+from snowpg.status.watermarks import recorded_high
+from snowpg.target.watermarks import max_watermark, table_is_empty
 
 log = logging.getLogger("snowpg.plan.watermark")
 
@@ -74,101 +73,40 @@ def combine_filters(base: str | None, window: str | None) -> str | None:
     return window
 
 
-def source_high(sf: Any, src: SourceTable, column: str, source_filter: str | None) -> str | None:
-    """The largest watermark in the source (exact text), or None when there is none."""
-    col = src.column(column)
-    assert col is not None
-    expr = f"MAX({source_sql.key_expr(column, col.sql_type)})"
-    text = source_sql.key_text_expr(expr, col.sql_type)
-    where = source_sql.where_clause(source_filter, "TRUE")
-    value = reader.run_scalar(sf, f"SELECT {text} FROM {source_sql.table_ref(src)} {where}", {})
-    return None if value is None else str(value)
-
-
-def target_max(pg: Any, schema: str, table: str, column: str) -> str | None:
-    """``max(column)`` of the target as text Snowflake casts back (UTC for timestamptz)."""
-    cols = target_catalog.table_columns(pg, schema, table) or []
-    found = [c for c in cols if c.name == column]
-    if not found:
-        raise ConfigError(
-            f"target_watermark {column!r} is not a column of {schema}.{table}",
-            table=table,
-            field="target_watermark",
-        )
-    pg_type = found[0].pg_type
-    ident = sql.Identifier(column)
-    expr: sql.Composable
-    if pg_type.startswith("timestamp") and "with time zone" in pg_type:
-        expr = sql.SQL("to_char(max({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").format(
-            ident
-        )
-    elif pg_type.startswith("timestamp"):
-        expr = sql.SQL("to_char(max({}), 'YYYY-MM-DD HH24:MI:SS.US')").format(ident)
-    elif pg_type == "date":
-        expr = sql.SQL("to_char(max({}), 'YYYY-MM-DD')").format(ident)
-    else:
-        expr = sql.SQL("max({})::text").format(ident)
-    query = sql.SQL("SELECT {} FROM {}.{}").format(
-        expr, sql.Identifier(schema), sql.Identifier(table)
-    )
-    row = pg.execute(query).fetchone()
-    return None if row is None or row[0] is None else str(row[0])
-
-
-def recorded_high(pg: Any, source_name: str, source_table: str, column: str) -> str | None:
-    """The ``high`` of the table's last completed incremental run, from ``migration_status``."""
-    exists = pg.execute("SELECT to_regclass('migration_status.migration_table_status')").fetchone()
-    if not exists or exists[0] is None:
-        return None
-    row = pg.execute(
-        """
-        SELECT metadata -> 'incremental' ->> 'high'
-          FROM migration_status.migration_table_status
-         WHERE source_name = %s AND source_table = %s AND status = 'completed'
-           AND metadata -> 'incremental' ->> 'watermark_column' = %s
-           AND metadata -> 'incremental' ->> 'high' IS NOT NULL
-         ORDER BY completed_at DESC NULLS LAST
-         LIMIT 1
-        """,
-        (source_name, source_table, column),
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
-def target_is_empty(pg: Any, schema: str, table: str) -> bool:
-    if not target_catalog.table_exists(pg, schema, table):
-        return True
-    row = pg.execute(ddl.table_has_rows(schema, table)).fetchone()
-    return not (row and row[0])
-
-
 def current_low(pg: Any, source: SourceConfig, table: TableConfig, source_table: str) -> str | None:
     """The target's high-water mark: where the next run starts (None: from the beginning)."""
     schema, target = source.target_pg_schema, table.target_name
-    if table.source_watermark is None or target_is_empty(pg, schema, target):
+    if table.source_watermark is None or table_is_empty(pg, schema, target):
         return None
     if table.target_watermark:
-        return target_max(pg, schema, target, table.target_watermark)
+        return max_watermark(pg, schema, target, table.target_watermark)
     return recorded_high(pg, source.source_name, source_table, table.source_watermark)
 
 
-def plan_table(
-    settings: Settings, source: SourceConfig, table: TableConfig, sf: Any, pg: Any
-) -> TablePlan:
-    """``planner.plan_table``, plus the watermark window and upsert/delete settings."""
-    if not is_incremental(table):
-        return planner.plan_table(settings, source, table, sf, pg)
-    src = source_catalog.describe_table(
-        sf, source.source_sf_database, source.source_sf_schema, table.source
-    )
+@dataclass(frozen=True)
+class Window:
+    """What one run of an incremental table copies: rows with a watermark in ``(low, high]``."""
+
+    keys: tuple[str, ...]  # source upsert keys: uniqueness_columns, else the primary key
+    initial: bool  # a first, full load (target empty or truncated on start)
+    low: str | None
+    high: str | None
+    watermark_type: str | None
+    source_filter: str | None  # the table's own filter and the window, combined
+
+
+def window_for(
+    sf: Any, pg: Any, source: SourceConfig, table: TableConfig, src: SourceTable
+) -> Window:
+    """The run's window of an incremental table; refuses a load that would duplicate rows."""
     what = f"table {table.source}"
     wm = table.source_watermark
     if wm:
-        source_catalog.check_columns_exist(src, [wm], f"source_watermark of {what}")
+        check_columns_exist(src, [wm], f"source_watermark of {what}")
     keys = tuple(table.uniqueness_columns or src.primary_key)
-    source_catalog.check_columns_exist(src, list(keys), f"uniqueness_columns of {what}")
+    check_columns_exist(src, list(keys), f"uniqueness_columns of {what}")
     schema, target = source.target_pg_schema, table.target_name
-    initial = table.truncate_onstart or target_is_empty(pg, schema, target)
+    initial = table.truncate_onstart or table_is_empty(pg, schema, target)
     low = None if initial else current_low(pg, source, table, src.name)
     if not initial and not keys and low is None:
         raise RunRefused(
@@ -183,37 +121,49 @@ def plan_table(
         col = src.column(wm)
         assert col is not None
         wm_type = col.sql_type
-        high = source_high(sf, src, wm, table.source_filter)
-    window = window_predicate(wm, wm_type, low, high) if wm and wm_type else None
-    filtered = table.model_copy(
-        update={"source_filter": combine_filters(table.source_filter, window)}
+        high = high_watermark(sf, src, wm, table.source_filter)
+    predicate = window_predicate(wm, wm_type, low, high) if wm and wm_type else None
+    return Window(
+        keys=keys,
+        initial=initial,
+        low=low,
+        high=high,
+        watermark_type=wm_type,
+        source_filter=combine_filters(table.source_filter, predicate),
     )
-    plan = planner.plan_table(settings, source, filtered, sf, pg)
-    pg.rollback()
+
+
+def with_window(
+    settings: Settings, sf: Any, table: TableConfig, plan: TablePlan, window: Window
+) -> TablePlan:
+    """``plan`` (made with the window's filter) with its upsert keys, delete-check chunks and
+    the ``incremental`` settings a run and a resumed run read back."""
+    keys, low, high = window.keys, window.low, window.high
     to_target = {m.source: m.target for m in plan.mappings}
     missing = [k for k in keys if k not in to_target]
     if missing:
         raise ConfigError(
-            f"uniqueness column {missing[0]!r} of {what} has no column in the target table",
+            f"uniqueness column {missing[0]!r} of table {table.source} has no column in the "
+            "target table",
             table=table.source,
             field="uniqueness_columns",
         )
     chunks = list(plan.chunks)
     delete_from: int | None = None
-    if table.detect_deletes and not initial:
-        delete_chunks = _delete_chunks(settings, sf, src, table, keys, start=len(chunks) + 1)
+    if table.detect_deletes and not window.initial:
+        delete_chunks = _delete_chunks(settings, sf, plan.source, table, keys, len(chunks) + 1)
         delete_from = delete_chunks[0].chunk_id
         chunks.extend(delete_chunks)
     meta: dict[str, Any] = {
-        "watermark_column": wm,
-        "watermark_type": wm_type,
+        "watermark_column": table.source_watermark,
+        "watermark_type": window.watermark_type,
         "low": low,
         "high": high if high is not None else low,
         "base_filter": table.source_filter,
         "source_keys": list(keys),
         "target_keys": [to_target[k] for k in keys],
         "insert_only": settings.insert_only_for(table),
-        "initial": initial,
+        "initial": window.initial,
         "detect_deletes": table.detect_deletes,
         "delete_mode": table.delete_mode,
         "flag_column": table.deleted_flag_column if table.delete_mode == "flag" else None,
@@ -224,7 +174,7 @@ def plan_table(
         table.source,
         low if low is not None else "-inf",
         high if high is not None else "+inf",
-        " (first load)" if initial else "",
+        " (first load)" if window.initial else "",
         extra={"table": table.source},
     )
     return dataclasses.replace(plan, chunks=tuple(chunks), incremental=meta)

@@ -18,7 +18,7 @@ from psycopg import sql
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import SavedIndex, TableContract
 from snowpg.model import TablePlan
-from snowpg.plan import preflight, watermark
+from snowpg.plan import planner, preflight
 from snowpg.source.connection import connect
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
@@ -38,7 +38,7 @@ def plan_tables(
     )
     try:
         checked = preflight.check_tables(
-            tables, lambda t: watermark.plan_table(settings, source, t, sf, admin), admin
+            tables, lambda t: planner.plan_table(settings, source, t, sf, admin), admin
         )
     finally:
         sf.close()

@@ -15,13 +15,15 @@ from typing import Any
 
 import psycopg
 
+from snowpg.checksum_spec import TableSpec
 from snowpg.model import ChunkRange
 from snowpg.source import reader
+from snowpg.source.checksums import sf_checksums, sf_row_hashes, sf_rows
 from snowpg.status import store
 from snowpg.status.rows import ChunkKey, TableKey
 from snowpg.status.schema import Conn
+from snowpg.target.checksums import pg_checksums, pg_row_hashes, pg_rows
 from snowpg.verify import jsontext, queries
-from snowpg.verify.queries import TableSpec
 
 # Chunks whose checksums one query computes (one scan of the table per group of chunks).
 CHUNKS_PER_QUERY = 64
@@ -82,13 +84,13 @@ def checksum_chunks(
 ) -> dict[int, Sums]:
     """:func:`checksum_chunk` of several chunks with one query per side (server-side hashes;
     tables with JSON columns are hashed on the client instead, see :func:`client_rows`)."""
-    sf_sql, sf_params = queries.sf_checksums(spec, chunks)
+    sf_sql, sf_params = sf_checksums(spec, chunks)
     source = {
         int(g): (_int(n), _int(s))
         for g, n, s in reader.run_all(sf, sf_sql, sf_params)
         if g is not None
     }
-    pg_sql, pg_params = queries.pg_checksums(spec, chunks)
+    pg_sql, pg_params = pg_checksums(spec, chunks)
     rows = pg.execute(pg_sql, pg_params).fetchall()
     pg.rollback()
     target = {int(g): (_int(n), _int(s)) for g, n, s in rows if g is not None}
@@ -99,9 +101,9 @@ def server_rows(
     sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
 ) -> tuple[Rows, Rows]:
     """``(key, row hash)`` multisets of the chunk on both sides, hashed by the servers."""
-    sf_sql, sf_params = queries.sf_row_hashes(spec, r)
+    sf_sql, sf_params = sf_row_hashes(spec, r)
     source = Counter((str(k), int(h)) for k, h in reader.run_all(sf, sf_sql, sf_params))
-    pg_sql, pg_params = queries.pg_row_hashes(spec, r)
+    pg_sql, pg_params = pg_row_hashes(spec, r)
     target = Counter((str(k), int(h)) for k, h in pg.execute(pg_sql, pg_params).fetchall())
     pg.rollback()
     return source, target
@@ -113,12 +115,12 @@ def client_rows(
     """``(key, row hash)`` multisets of the chunk on both sides: each server sends a row's key,
     the MD5 of its SQL-canonical columns and its raw JSON values; the JSON is canonicalised here,
     once per value (:mod:`snowpg.verify.jsontext`)."""
-    sf_sql, sf_params = queries.sf_rows(spec, r)
+    sf_sql, sf_params = sf_rows(spec, r)
     source = Counter(
         (str(row[0]), jsontext.row_hash(row[1], row[2:]))
         for row in reader.run_all(sf, sf_sql, sf_params)
     )
-    pg_sql, pg_params = queries.pg_rows(spec, r)
+    pg_sql, pg_params = pg_rows(spec, r)
     target = Counter(
         (str(row[0]), jsontext.row_hash(row[1], row[2:]))
         for row in pg.execute(pg_sql, pg_params).fetchall()

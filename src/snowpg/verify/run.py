@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from snowpg.checksum_spec import TableSpec, VerifyColumn
 from snowpg.config import Settings, SourceConfig
 from snowpg.contract import TableContract
 from snowpg.errors import RunRefused, SnowpgError
@@ -31,10 +32,9 @@ from snowpg.status import schema as status_schema
 from snowpg.status import store
 from snowpg.status.rows import TableRow
 from snowpg.target import connection as pg_connection
-from snowpg.verify import compare, queries
-from snowpg.verify.canonical import VerifyColumn
+from snowpg.target.checksums import pg_window
+from snowpg.verify import compare
 from snowpg.verify.compare import ERROR, MATCH, MISMATCH, ChunkResult
-from snowpg.verify.queries import TableSpec
 
 log = logging.getLogger("snowpg.verify")
 
@@ -210,7 +210,7 @@ def _chunk_specs(spec: TableSpec, row: TableRow) -> tuple[TableSpec, TableSpec |
         low, high = inc.get("low"), inc.get("high")
         sf_window = watermark.window_predicate(wm, str(wm_type), low, high)
         col = VerifyColumn(wm, spec.target_column(wm), str(wm_type))
-        pg_win, params = queries.pg_window(col, low, high)
+        pg_win, params = pg_window(col, low, high)
         win_params = tuple(params)
         window_spec = dataclasses.replace(spec, target_filter=pg_win, target_params=win_params)
     delete_from = inc.get("delete_from")
