@@ -77,7 +77,7 @@ def _parallel(items: list[Any], threads: int, fn: Callable[[int, Any], None]) ->
 
 def _fetch(conn: Any, sql: str) -> pa.Table:
     # snowpg's own read path (exact decimals, per-chunk decoding on connector 5.x)
-    from snowpg.source.reader import read_chunk
+    from snowpg.snowflake.reader import read_chunk
 
     batches = list(read_chunk(conn, sql, None))
     return pa.concat_tables(batches, promote_options="permissive") if batches else pa.table({})

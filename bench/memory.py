@@ -33,7 +33,7 @@ from snowpg.plan.sizing import (
     WORKER_MB,
     peak_rss_bound_mb,
 )
-from snowpg.source.reader import read_chunk
+from snowpg.snowflake.reader import read_chunk
 
 DATABASE = "MEMDB"
 PG_DATABASE = "snowpg_memory"

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import SnowpgError
 from snowpg.logs import redact
-from snowpg.source import connection as sf_connection
-from snowpg.source.catalog import list_tables
-from snowpg.target import connection as pg_connection
+from snowpg.postgres import connection
+from snowpg.snowflake import session
+from snowpg.snowflake.catalog import list_tables
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,9 @@ class CheckResult:
 def check_connections(settings: Settings, sources: Sequence[SourceConfig]) -> list[CheckResult]:
     results: list[CheckResult] = []
     try:
-        sf = sf_connection.connect(settings.snowflake)
+        sf = session.connect(settings.snowflake)
         try:
-            version = sf_connection.server_version(sf) or "?"
+            version = session.server_version(sf) or "?"
             for src in sources:
                 tables = list_tables(sf, src.source_sf_database, src.source_sf_schema)
                 n = (len(tables),)
@@ -46,9 +46,9 @@ def check_connections(settings: Settings, sources: Sequence[SourceConfig]) -> li
     for src in sources:
         name = f"postgres {settings.postgres.describe(src.target_pg_database)}"
         try:
-            conn = pg_connection.connect(settings.postgres, src.target_pg_database)
+            conn = connection.connect(settings.postgres, src.target_pg_database)
             try:
-                text = pg_connection.server_version(conn)
+                text = connection.server_version(conn)
                 results.append(CheckResult(name, True, text.split(",")[0] if text else "ok"))
             finally:
                 conn.close()

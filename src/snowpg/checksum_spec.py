@@ -32,8 +32,8 @@ different rows have the same text. Its hash is the first 15 hex digits of MD5 as
 a chunk's checksum is the SUM of its rows' hashes (exact: NUMBER(38,0) / numeric), which is
 independent of row order and sees duplicated rows.
 
-The Snowflake spelling of each rule is :mod:`snowpg.source.checksums`, the PostgreSQL one
-:mod:`snowpg.target.checksums`; the templates both spell alike (number and float text) are here.
+The Snowflake spelling of each rule is :mod:`snowpg.snowflake.checksums`, the PostgreSQL one
+:mod:`snowpg.postgres.checksums`; the templates both spell alike (number and float text) are here.
 """
 
 from __future__ import annotations

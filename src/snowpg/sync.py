@@ -20,13 +20,12 @@ from typing import Any
 from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError
 from snowpg.plan import watermark
+from snowpg.postgres import connection
 from snowpg.run.migrate import migrate_source
 from snowpg.run.options import MigrateOptions
 from snowpg.sinks import MetricsSink
-from snowpg.source import catalog as source_catalog
-from snowpg.source import connection as sf_connection
-from snowpg.source.watermarks import high_watermark
-from snowpg.target import connection as pg_connection
+from snowpg.snowflake import catalog, session
+from snowpg.snowflake.watermarks import high_watermark
 from snowpg.typefamilies import family
 
 log = logging.getLogger("snowpg.sync")
@@ -112,17 +111,17 @@ def table_lags(
     out: list[TableLag] = []
     if not tables:
         return out
-    sf = sf_connection.connect(
+    sf = session.connect(
         settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
     )
-    pg = pg_connection.connect(settings.postgres, source.target_pg_database)
+    pg = connection.connect(settings.postgres, source.target_pg_database)
     try:
         for t in tables:
             assert t.source_watermark is not None
-            src = source_catalog.describe_table(
+            src = catalog.describe_table(
                 sf, source.source_sf_database, source.source_sf_schema, t.source
             )
-            source_catalog.check_columns_exist(
+            catalog.check_columns_exist(
                 src, [t.source_watermark], f"source_watermark of table {t.source}"
             )
             col = src.column(t.source_watermark)

@@ -1,7 +1,7 @@
 """A PostgreSQL server that keeps the connection but stops answering is cut and retried.
 
 The worker's backend is frozen with SIGSTOP in the middle of a COPY: the kernel keeps
-acknowledging, so keepalives see nothing wrong. The watchdog (snowpg.target.watchdog) must cut
+acknowledging, so keepalives see nothing wrong. The watchdog (snowpg.postgres.watchdog) must cut
 the connection within SNOWPG_PG_STALL_SECONDS (+ its 0.5 s check interval), and the run completes.
 """
 

@@ -10,9 +10,15 @@ import pytest
 from snowpg.errors import ConfigError
 from snowpg.model import Chunk, SourceTable
 from snowpg.plan.boundaries import choose_chunking_columns, plan_chunks
-from snowpg.source import reader
-from snowpg.source.catalog import describe_table
-from snowpg.source.sql import chunk_predicate, count_sql, select_chunk_sql, table_ref, where_clause
+from snowpg.snowflake import reader
+from snowpg.snowflake.catalog import describe_table
+from snowpg.snowflake.statements import (
+    chunk_predicate,
+    count_sql,
+    select_chunk_sql,
+    table_ref,
+    where_clause,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from pydantic import SecretStr
 from snowpg.demo.servers import FakesnowServer, free_port
 from snowpg.errors import ConfigError, SourceError, SourceUnavailable
 from snowpg.model import ChunkRange
-from snowpg.source import reader
-from snowpg.source.catalog import check_columns_exist, describe_table, list_tables
-from snowpg.source.connection import connect
-from snowpg.source.sql import count_sql, select_chunk_sql
+from snowpg.snowflake import reader
+from snowpg.snowflake.catalog import check_columns_exist, describe_table, list_tables
+from snowpg.snowflake.session import connect
+from snowpg.snowflake.statements import count_sql, select_chunk_sql
 
 pytestmark = pytest.mark.integration
 

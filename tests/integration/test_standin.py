@@ -21,8 +21,8 @@ import pytest
 
 from snowpg.demo.servers import StandinServer
 from snowpg.demo.standin.encode import encode_batch, split_rows
-from snowpg.source.connection import connection_params, connector_major
-from snowpg.source.reader import read_chunk, run_all, run_dicts
+from snowpg.snowflake.reader import read_chunk, run_all, run_dicts
+from snowpg.snowflake.session import connection_params, connector_major
 from tests.fixtures.migration import (
     MIXED_SOURCE_COLS,
     MIXED_TARGET_COLS,
@@ -373,7 +373,7 @@ def test_declared_vector_and_geography_arrive_as_the_service_sends_them(
     """VECTOR(FLOAT/INT, n) and GEOGRAPHY, which fakesnow lacks, declared on VARCHAR columns:
     the connector sees the service's types (fixed-size list; GeoJSON text) and the catalog
     reports them."""
-    from snowpg.source.catalog import describe_table
+    from snowpg.snowflake.catalog import describe_table
 
     conn = standin.connect(database=sf_database, schema="PUBLIC", arrow_number_to_decimal=True)
     cur = conn.cursor()

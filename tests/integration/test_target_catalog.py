@@ -1,4 +1,4 @@
-"""Target catalog reads, composed DDL and connections, against the real PostgreSQL server."""
+"""Target introspect reads, composed DDL and connections, against the real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from psycopg import errors as pg_errors
 from snowpg.errors import TargetError, TargetUnavailable
 from snowpg.model import SourceColumn, TargetColumn
 from snowpg.plan import typemap
-from snowpg.target import catalog, ddl
-from snowpg.target.connection import connect, translate_pg_error
+from snowpg.postgres import ddl, introspect
+from snowpg.postgres.connection import connect, translate_pg_error
 
 pytestmark = pytest.mark.integration
 
@@ -56,29 +56,29 @@ def test_table_columns_reads_types_order_and_nullability(conn: psycopg.Connectio
         " (id * 2) STORED)"
     )
     conn.execute('ALTER TABLE public."Claims" DROP COLUMN gone')
-    assert catalog.table_columns(conn, "public", "Claims") == [
+    assert introspect.table_columns(conn, "public", "Claims") == [
         TargetColumn("id", "bigint", nullable=False),
         TargetColumn("Payer Name", "character varying(20)", nullable=True),
         TargetColumn("amount", "numeric(38,2)", nullable=False),
         TargetColumn("at", "timestamp with time zone", nullable=True),
     ]
-    assert catalog.table_columns(conn, "public", "claims") is None
-    assert catalog.table_columns(conn, "nosuchschema", "Claims") is None
+    assert introspect.table_columns(conn, "public", "claims") is None
+    assert introspect.table_columns(conn, "nosuchschema", "Claims") is None
 
 
 def test_table_and_schema_exist_match_exact_names(conn: psycopg.Connection[Any]) -> None:
     conn.execute('CREATE SCHEMA "Raw"')
     conn.execute('CREATE TABLE "Raw"."Payer Id" (a int)')
     conn.execute('CREATE VIEW "Raw".v AS SELECT 1 AS a')
-    assert catalog.schema_exists(conn, "Raw") and not catalog.schema_exists(conn, "raw")
-    assert catalog.table_exists(conn, "Raw", "Payer Id")
-    assert not catalog.table_exists(conn, "Raw", "payer id")
-    assert not catalog.table_exists(conn, "Raw", "v")  # a view is not a COPY target
+    assert introspect.schema_exists(conn, "Raw") and not introspect.schema_exists(conn, "raw")
+    assert introspect.table_exists(conn, "Raw", "Payer Id")
+    assert not introspect.table_exists(conn, "Raw", "payer id")
+    assert not introspect.table_exists(conn, "Raw", "v")  # a view is not a COPY target
 
 
 def test_a_table_without_columns_exists_with_no_columns(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE TABLE public.empty ()")
-    assert catalog.table_columns(conn, "public", "empty") == []
+    assert introspect.table_columns(conn, "public", "empty") == []
 
 
 def test_secondary_indexes_leave_out_constraint_indexes(conn: psycopg.Connection[Any]) -> None:
@@ -90,26 +90,26 @@ def test_secondary_indexes_leave_out_constraint_indexes(conn: psycopg.Connection
     conn.execute('CREATE UNIQUE INDEX "T b+a" ON public.t (b, a)')
     conn.execute("CREATE TABLE public.other (x int)")
     conn.execute("CREATE INDEX other_x_idx ON public.other (x)")
-    found = catalog.secondary_indexes(conn, "public", "t")
+    found = introspect.secondary_indexes(conn, "public", "t")
     assert [i.name for i in found] == ["T b+a", "t_a_idx"]
     assert found[1].definition == "CREATE INDEX t_a_idx ON public.t USING btree (a)"
-    assert catalog.secondary_indexes(conn, "public", "missing") == []
+    assert introspect.secondary_indexes(conn, "public", "missing") == []
 
     # Dropped by name and recreated from the saved definition, as a load with disable_index does.
     for idx in found:
         conn.execute(ddl.drop_index("public", idx.name))
-    assert catalog.secondary_indexes(conn, "public", "t") == []
+    assert introspect.secondary_indexes(conn, "public", "t") == []
     for idx in found:
         conn.execute(psycopg.sql.SQL(idx.definition))
-    assert catalog.secondary_indexes(conn, "public", "t") == found
+    assert introspect.secondary_indexes(conn, "public", "t") == found
 
 
 def test_injection_looking_names_create_exactly_that_table(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE TABLE public.y (a int)")
     conn.execute(ddl.create_schema(EVIL))
     conn.execute(ddl.create_table(EVIL, EVIL, [(EVIL, "text", False)], [EVIL]))
-    assert catalog.table_columns(conn, EVIL, EVIL) == [TargetColumn(EVIL, "text", False)]
-    assert catalog.table_exists(conn, "public", "y")
+    assert introspect.table_columns(conn, EVIL, EVIL) == [TargetColumn(EVIL, "text", False)]
+    assert introspect.table_exists(conn, "public", "y")
     with conn.cursor() as cur:
         with cur.copy(ddl.copy_from_stdin(EVIL, EVIL, [EVIL])) as copy:
             copy.write('"a;b"\n')
@@ -126,7 +126,7 @@ def test_every_typemap_type_creates_a_column(conn: psycopg.Connection[Any]) -> N
         for i, n in enumerate(names)
     ]
     conn.execute(ddl.create_table("public", "all_types", cols))
-    found = catalog.table_columns(conn, "public", "all_types")
+    found = introspect.table_columns(conn, "public", "all_types")
     assert found is not None and len(found) == len(names)
     by_name = {c.name: c.pg_type for c in found}
     assert by_name[f"c{names.index('TIMESTAMP_TZ')}"] == "timestamp with time zone"

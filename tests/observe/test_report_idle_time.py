@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from snowpg.config import Settings, SourceConfig, load_settings
+from snowpg.postgres import connection
 from snowpg.status.collect import collect_status
 from snowpg.status.report import StatusReport
-from snowpg.target import connection
 from tests.fixtures.migration import create_mixed_table, make_config, run_cli, write_config
 
 pytestmark = pytest.mark.integration

@@ -193,7 +193,7 @@ ROWS: list[dict[str, str]] = [
 TIMESTAMP_COLUMNS = ("NTZ", "NTZ9", "LTZ", "TZ", "TZ3")
 # Nanoseconds fakesnow cannot store, carried by the stand-in's side channel (docs/testing.md):
 # {epoch microseconds of the stored value: nanoseconds}. The rule snowpg applies (docs/types.md,
-# snowpg.source.timestamps.floor_to_microsecond) floors them: .123456999 -> .123456, and before
+# snowpg.snowflake.timestamps.floor_to_microsecond) floors them: .123456999 -> .123456, and before
 # 1970 too: 23:59:59.999999500 -> .999999.
 NTZ9_NANOS = {
     int(dt.datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=dt.UTC).timestamp() * 1_000_000): 999,

@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 
 from snowpg.copy.writer import write_batches
-from snowpg.target.ddl import copy_from_stdin
+from snowpg.postgres.ddl import copy_from_stdin
 
 pytestmark = pytest.mark.integration
 

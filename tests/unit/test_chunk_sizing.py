@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from snowpg.model import SourceColumn, SourceTable
 from snowpg.plan.sizing import MIB, chunk_rows, fixed_width
-from snowpg.source.sql import row_width_sql
+from snowpg.snowflake.statements import row_width_sql
 
 
 def test_narrow_rows_keep_batch_size_and_wide_rows_are_capped() -> None:

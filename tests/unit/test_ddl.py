@@ -7,7 +7,7 @@ from psycopg import sql
 
 from snowpg.model import SourceColumn
 from snowpg.plan import typemap
-from snowpg.target import ddl
+from snowpg.postgres import ddl
 
 EVIL = 'x"; DROP TABLE y; --'
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from snowpg.source.nested import flatten_nested, nested_to_json
+from snowpg.snowflake.nested import flatten_nested, nested_to_json
 
 
 def test_vector_fixed_size_list_becomes_a_json_array() -> None:

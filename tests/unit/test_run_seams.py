@@ -11,11 +11,10 @@ import pytest
 
 from snowpg.errors import RunRefused
 from snowpg.model import SourceColumn, SourceTable, TablePlan
+from snowpg.postgres import connection, emptiness
 from snowpg.run.options import RunSummary, TableSummary
 from snowpg.run.summary import wanted
-from snowpg.source import connection as sf_connection
-from snowpg.target import connection as pg_connection
-from snowpg.target import emptiness
+from snowpg.snowflake import session
 
 
 class FakeCursor:
@@ -59,15 +58,15 @@ class FakeConnection:
 )
 def test_snowflake_server_version(row: tuple[Any, ...] | None, expected: str | None) -> None:
     conn = FakeConnection(row)
-    assert sf_connection.server_version(conn) == expected  # type: ignore[arg-type]
+    assert session.server_version(conn) == expected  # type: ignore[arg-type]
     assert conn.cur.executed == ["SELECT CURRENT_VERSION()"]
 
 
 def test_postgres_server_version() -> None:
     text = "PostgreSQL 16.4 on x86_64-pc-linux-gnu, compiled by gcc, 64-bit"
     conn = FakeConnection((text,))
-    assert pg_connection.server_version(conn) == text  # type: ignore[arg-type]
-    assert pg_connection.server_version(FakeConnection(None)) is None  # type: ignore[arg-type]
+    assert connection.server_version(conn) == text  # type: ignore[arg-type]
+    assert connection.server_version(FakeConnection(None)) is None  # type: ignore[arg-type]
 
 
 def _plan(**changes: Any) -> TablePlan:

@@ -20,8 +20,8 @@ from snowpg.errors import SourceError, SourceUnavailable, TransientError
 from snowpg.logs import register_secrets
 from snowpg.model import ChunkRange, SourceColumn, SourceTable
 from snowpg.plan.chunking import ranges_from_boundaries
-from snowpg.source.errors import translate_sf_error
-from snowpg.source.sql import (
+from snowpg.snowflake.errors import translate_sf_error
+from snowpg.snowflake.statements import (
     boundary_sql,
     chunk_predicate,
     count_sql,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from snowpg.source.sql import where_clause
+from snowpg.snowflake.statements import where_clause
 from snowpg.sqltext import filter_problem
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from snowpg.model import SourceColumn, SourceTable
-from snowpg.source.watermarks import high_watermark_query
+from snowpg.postgres.watermarks import max_watermark_query
+from snowpg.snowflake.watermarks import high_watermark_query
 from snowpg.status.watermarks import RECORDED_HIGH
-from snowpg.target.watermarks import max_watermark_query
 
 
 def test_the_source_high_is_the_max_of_the_filtered_rows() -> None:

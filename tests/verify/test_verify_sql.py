@@ -8,8 +8,8 @@ from snowpg import checksum_spec
 from snowpg.checksum_spec import TableSpec, VerifyColumn
 from snowpg.errors import ConfigError
 from snowpg.model import ChunkRange, SourceColumn, SourceTable
-from snowpg.source.checksums import sf_checksum, sf_checksums
-from snowpg.target.checksums import pg_checksum, pg_checksums, pg_chunk_where
+from snowpg.postgres.checksums import pg_checksum, pg_checksums, pg_chunk_where
+from snowpg.snowflake.checksums import sf_checksum, sf_checksums
 from snowpg.verify import queries
 
 

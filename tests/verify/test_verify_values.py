@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from snowpg.config.load import load_settings
-from snowpg.source import connection as sf_connection
-from snowpg.source.checksums import sf_micros_of_ns
-from snowpg.source.timestamps import floor_ns_to_us
+from snowpg.snowflake import session
+from snowpg.snowflake.checksums import sf_micros_of_ns
+from snowpg.snowflake.timestamps import floor_ns_to_us
 from snowpg.verify import jsontext
 from snowpg.verify.run import verify_source
 from tests.fixtures.migration import make_config, run_cli, write_config
@@ -62,7 +62,7 @@ def test_row_hash_depends_on_the_sql_part_and_on_which_column_holds_what() -> No
 @pytest.mark.integration
 def test_snowflake_floors_nanoseconds_by_the_copys_rule(sf_conn: Any) -> None:
     """The engine evaluates the verify SQL for edge and random values exactly as the reader's
-    rule (snowpg.source.timestamps.floor_ns_to_us) floors them."""
+    rule (snowpg.snowflake.timestamps.floor_ns_to_us) floors them."""
     rng = random.Random(13)
     values = [0, 499, 500, 501, 1500, 2500, 999_999_499, 999_999_500, 999_999_999, 123_456_789]
     values += [rng.randrange(1_000_000) * 1000 + 500 for _ in range(20)]
@@ -107,12 +107,12 @@ def test_verify_with_exact_decimals_from_the_source(
     migrated = run_cli("migrate", "--config", str(cfg), env=server_env)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
 
-    plain = sf_connection.connection_params
+    plain = session.connection_params
 
     def exact(*args: Any, **kwargs: Any) -> dict[str, Any]:
         return {**plain(*args, **kwargs), "arrow_number_to_decimal": True}
 
-    monkeypatch.setattr(sf_connection, "connection_params", exact)
+    monkeypatch.setattr(session, "connection_params", exact)
     settings = load_settings(cfg)
     (source,) = settings.sources
     report = verify_source(settings, source)

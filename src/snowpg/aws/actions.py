@@ -121,9 +121,9 @@ def prepare(
 def status(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
+    from snowpg.postgres import connection
     from snowpg.status.collect import collect_status
     from snowpg.sync import table_lags
-    from snowpg.target import connection
 
     run = request.run_id or request.resume_run_id
     reports = []
@@ -184,9 +184,9 @@ def record_failure(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
     """Mark the run of a failed Step Functions execution failed, keeping an earlier message."""
+    from snowpg.postgres import connection
     from snowpg.status import store
     from snowpg.status.schema import has_snowpg_columns
-    from snowpg.target import connection as pg_connection
 
     state = request.failure or {}
     run_id = request.run_id or find_run_id(state)
@@ -194,7 +194,7 @@ def record_failure(
     log.error("execution failed: %s", message, extra={"run_id": run_id})
     if run_id is None or len(sources) != 1:
         return {"status": "completed", "recorded": False, "message": message, "run_id": None}
-    conn = pg_connection.connect(settings.postgres, sources[0].target_pg_database)
+    conn = connection.connect(settings.postgres, sources[0].target_pg_database)
     try:
         # A schema only the existing tool's file made has no snowpg run to mark.
         run = store.get_run(conn, run_id) if has_snowpg_columns(conn) else None
@@ -264,11 +264,11 @@ def longest_chunk_seconds(
     settings: Settings, src: SourceConfig, run_id: uuid.UUID | None
 ) -> float | None:
     """The longest completed chunk of ``run_id`` (else the source's newest run), in seconds."""
+    from snowpg.postgres import connection
     from snowpg.status import store
     from snowpg.status.schema import has_snowpg_columns
-    from snowpg.target import connection as pg_connection
 
-    conn = pg_connection.connect(settings.postgres, src.target_pg_database, autocommit=True)
+    conn = connection.connect(settings.postgres, src.target_pg_database, autocommit=True)
     try:
         if not has_snowpg_columns(conn):  # none yet, or only the existing tool's schema
             return None

@@ -177,8 +177,8 @@ def migrate(
 
 def _read_report(settings: Settings, src: Any, run_id: Any) -> Any:
     """The run's bytes/retries per table from migration_status, or None if it cannot be read."""
+    from snowpg.postgres import connection
     from snowpg.status.collect import collect_status, parse_run_id
-    from snowpg.target import connection
 
     try:
         run = parse_run_id(str(run_id))

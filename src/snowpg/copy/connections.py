@@ -17,9 +17,8 @@ import psycopg
 
 from snowpg.copy.context import WorkerContext
 from snowpg.errors import TransientError
-from snowpg.source import connection as sf_connection
-from snowpg.target import connection as pg_connection
-from snowpg.target import watchdog
+from snowpg.postgres import connection, watchdog
+from snowpg.snowflake import session
 
 T = TypeVar("T")
 
@@ -39,7 +38,7 @@ class WorkerConnections:
     def pg(self) -> psycopg.Connection[Any]:
         if self._pg is None or self._pg.closed or self._pg.broken:
             self._close_pg()
-            self._pg = pg_connection.connect(
+            self._pg = connection.connect(
                 self.ctx.settings.postgres,
                 self.ctx.target_database,
                 application_name="snowpg-worker",
@@ -48,7 +47,7 @@ class WorkerConnections:
 
     def sf(self) -> Any:
         if self._sf is None or self._sf.is_closed():
-            self._sf = sf_connection.connect(
+            self._sf = session.connect(
                 self.ctx.settings.snowflake,
                 database=self.ctx.source_database,
                 schema=self.ctx.source_schema,
@@ -80,7 +79,7 @@ class WorkerConnections:
                 with watchdog.guard(conn, what):
                     return fn(conn)
             except psycopg.Error as exc:
-                err = pg_connection.translate_pg_error(exc, context=what)
+                err = connection.translate_pg_error(exc, context=what)
                 self._reset_pg()
                 if not isinstance(err, TransientError) or attempt >= attempts:
                     raise err from exc

@@ -27,11 +27,9 @@ from snowpg.copy import binary_plan, upsert, writer
 from snowpg.copy.binary_plan import CopyEncoding, TableEncoding
 from snowpg.copy.job import TableJob
 from snowpg.model import ChunkRange
-from snowpg.source import reader
-from snowpg.source import sql as source_sql
+from snowpg.postgres import ddl, introspect, watchdog
+from snowpg.snowflake import reader, statements
 from snowpg.status import store
-from snowpg.target import catalog as pg_catalog
-from snowpg.target import ddl, watchdog
 
 log = logging.getLogger("snowpg.copy")
 
@@ -67,7 +65,7 @@ class _RowsCopy:
         rng: ChunkRange,
     ) -> writer.CopyResult:
         job = self.job
-        query, params = source_sql.select_chunk_sql(
+        query, params = statements.select_chunk_sql(
             job.source, job.source_columns, job.source_filter, rng
         )
         table_encoding = self.encoding(conn)
@@ -193,7 +191,7 @@ def table_copy(job: TableJob) -> TableCopy:
 
 def _column_pairs(conn: psycopg.Connection[Any], job: TableJob) -> list[binary_plan.ColumnPair]:
     """Each loaded column with its Snowflake type and its target's PostgreSQL type."""
-    target = pg_catalog.table_columns(conn, job.target_schema, job.target_table) or []
+    target = introspect.table_columns(conn, job.target_schema, job.target_table) or []
     pg_types = {c.name: c.pg_type for c in target}
     pairs = []
     for src_name, tgt_name in zip(job.source_columns, job.target_columns, strict=True):

@@ -8,8 +8,8 @@ Everything runs inside the chunk's transaction (the worker commits it with the c
 * a delete-check chunk COPYs the source's keys of one key range into a temp table and deletes (or
   flags) the target rows of that range whose key is not among them.
 
-The statements themselves are PostgreSQL's adapter's, :mod:`snowpg.target.merge`; ON CONFLICT
-needs a unique index on the keys, which :func:`snowpg.target.merge.prepare_target` makes when the
+The statements themselves are PostgreSQL's adapter's, :mod:`snowpg.postgres.merge`; ON CONFLICT
+needs a unique index on the keys, which :func:`snowpg.postgres.merge.prepare_target` makes when the
 target has none.
 """
 
@@ -25,9 +25,8 @@ from psycopg import sql
 
 from snowpg.copy import encode, writer
 from snowpg.model import ChunkRange, SourceTable
-from snowpg.source import reader
-from snowpg.source import sql as source_sql
-from snowpg.target import ddl, merge
+from snowpg.postgres import ddl, merge
+from snowpg.snowflake import reader, statements
 
 log = logging.getLogger("snowpg.copy.upsert")
 
@@ -119,7 +118,7 @@ def delete_chunk(
 
     Only this key range's source keys are held (in a temp table), never the whole key set.
     """
-    query, params = source_sql.select_chunk_sql(source, spec.source_keys, spec.base_filter, rng)
+    query, params = statements.select_chunk_sql(source, spec.source_keys, spec.base_filter, rng)
     keys_table = merge.create_keys_table(conn, schema, table, spec.target_keys)
     copy_stmt = ddl.copy_from_stdin(*keys_table, spec.target_keys, encode.copy_sql_format())
     with conn.cursor() as cur:

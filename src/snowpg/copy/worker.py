@@ -28,11 +28,10 @@ from snowpg.copy.job import TableJob, WorkerStats
 from snowpg.errors import DataError, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange
-from snowpg.source.errors import translate_sf_error
+from snowpg.postgres import connection, watchdog
+from snowpg.snowflake.errors import translate_sf_error
 from snowpg.status import store
 from snowpg.status.rows import ClaimedChunk
-from snowpg.target import connection as pg_connection
-from snowpg.target import watchdog
 
 log = logging.getLogger("snowpg.copy")
 
@@ -330,7 +329,7 @@ class Worker(WorkerConnections):
             return DataError(f"{where}: {exc}", table=job.display_name, chunk_id=claim.key.chunk_id)
         if isinstance(exc, psycopg.Error):
             # The PostgreSQL connection is kept unless it is broken (see _reset_pg).
-            return pg_connection.translate_pg_error(exc, context=f"writing {where}")
+            return connection.translate_pg_error(exc, context=f"writing {where}")
         if isinstance(exc, SnowpgError):
             if isinstance(exc, TransientError):
                 self._close_sf()

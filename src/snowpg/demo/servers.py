@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 from snowpg.demo.fakesnow_env import fakesnow_python, server_env
 from snowpg.errors import ConfigError
-from snowpg.source.connection import version_options
+from snowpg.snowflake.session import version_options
 
 # fakesnow answers within ~1-3 s of starting on a 2-core machine; allow for a loaded CI box.
 FAKESNOW_START_TIMEOUT_S = 60.0

@@ -36,9 +36,9 @@ from snowpg.config import Settings, SourceConfig
 from snowpg.errors import ConfigError, SnowpgError
 from snowpg.logs import redact
 from snowpg.observe import page, report_html
+from snowpg.postgres import connection
 from snowpg.status import collect
 from snowpg.status.report import StatusReport
-from snowpg.target import connection as pg_connection
 
 log = logging.getLogger("snowpg.observe")
 
@@ -63,7 +63,7 @@ def snapshot(settings: Settings, sources: list[SourceConfig]) -> dict[str, Any]:
     runs_seen: set[str] = set()
     for src in sources:
         try:
-            conn = pg_connection.connect(settings.postgres, src.target_pg_database)
+            conn = connection.connect(settings.postgres, src.target_pg_database)
         except SnowpgError as exc:
             out["errors"].append(f"source {src.source_name}: {redact(str(exc))}")
             continue
@@ -88,7 +88,7 @@ def read_reports(
     out = []
     for src in sources:
         with contextlib.closing(
-            pg_connection.connect(settings.postgres, src.target_pg_database)
+            connection.connect(settings.postgres, src.target_pg_database)
         ) as conn:
             out.append(collect.collect_status(conn, src, run_id))
     return out

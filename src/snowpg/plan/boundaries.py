@@ -29,9 +29,8 @@ from typing import Any
 from snowpg.errors import ConfigError
 from snowpg.model import Chunk, SourceTable
 from snowpg.plan.chunking import ranges_from_boundaries, single_range_chunks, whole_table_chunk
-from snowpg.source import reader
-from snowpg.source import sql as source_sql
-from snowpg.source.catalog import check_columns_exist
+from snowpg.snowflake import reader, statements
+from snowpg.snowflake.catalog import check_columns_exist
 from snowpg.typefamilies import (
     DATE_TYPES,
     FIXED_TYPES,
@@ -86,7 +85,7 @@ def choose_chunking_columns(
     if not candidates or conn is None:
         return (), WHOLE_TABLE
     names = [c.name for c in sorted(candidates, key=lambda c: c.position)]
-    query, params = source_sql.distinct_counts_sql(table, names, source_filter)
+    query, params = statements.distinct_counts_sql(table, names, source_filter)
     row = reader.run_one(conn, query, params) or ()
     best, best_count = None, 1
     for name, count in zip(names, row, strict=False):
@@ -122,14 +121,14 @@ def plan_chunks(
             table=table.qualified,
         )
     if not chunking_columns:
-        query, params = source_sql.count_sql(table, source_filter)
+        query, params = statements.count_sql(table, source_filter)
         rows = int(reader.run_scalar(conn, query, params) or 0)
         return [whole_table_chunk(rows)], WHOLE_TABLE
 
     columns = tuple(chunking_columns)
     types = _key_types(table, columns)
     method = f"range:{','.join(columns)}"
-    query, params = source_sql.key_count_sql(table, columns, types, source_filter)
+    query, params = statements.key_count_sql(table, columns, types, source_filter)
     counted = reader.run_one(conn, query, params) or (0, 0)
     key_rows, null_rows = int(counted[0] or 0), int(counted[1] or 0)
     n_buckets = math.ceil(key_rows / batch_size)
@@ -137,7 +136,7 @@ def plan_chunks(
         chunks = single_range_chunks(columns, types, key_rows, null_rows)
         return chunks, method if chunks[0].range.columns else WHOLE_TABLE
 
-    query, params = source_sql.boundary_sql(table, columns, types, source_filter, n_buckets)
+    query, params = statements.boundary_sql(table, columns, types, source_filter, n_buckets)
     bucket_rows = reader.run_all(conn, query, params)
     boundaries = [tuple(str(v) for v in r[1:-1]) for r in bucket_rows]
     counts = [int(r[-1]) for r in bucket_rows]

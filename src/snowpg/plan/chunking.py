@@ -10,7 +10,7 @@ table's minimum), the chunks are::
 
 Every row with a complete key satisfies exactly one range predicate and rows with a NULL key only
 the ``nulls`` chunk, so the chunks never overlap and never miss a row; see
-:func:`snowpg.source.sql.chunk_predicate`.
+:func:`snowpg.snowflake.statements.chunk_predicate`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from snowpg import names
 from snowpg.errors import ConfigError
 from snowpg.model import ColumnMapping, SourceTable, TargetColumn
 from snowpg.plan import typemap
-from snowpg.source.catalog import check_columns_exist
+from snowpg.snowflake.catalog import check_columns_exist
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.model import ColumnMapping, SourceTable, TablePlan
 from snowpg.plan import boundaries, columns, sizing, watermark
-from snowpg.source import catalog as source_catalog
-from snowpg.target import catalog as target_catalog
+from snowpg.postgres import introspect
+from snowpg.snowflake import catalog
 
 log = logging.getLogger("snowpg.plan")
 
@@ -33,7 +33,7 @@ def plan_table(
     keys and delete-check chunks (:mod:`snowpg.plan.watermark`); ``snowpg plan`` and ``migrate``
     both plan through here, so they show and refuse the same things.
     """
-    src = source_catalog.describe_table(
+    src = catalog.describe_table(
         sf_conn, source.source_sf_database, source.source_sf_schema, table.source
     )
     if not watermark.is_incremental(table):
@@ -56,7 +56,7 @@ def _plan_rows(
     """The columns, keys and chunks of the rows ``table``'s source filter selects."""
     target_table = settings.target_table_name(table)
     case = settings.identifier_case
-    existing = target_catalog.table_columns(pg_conn, source.target_pg_schema, target_table)
+    existing = introspect.table_columns(pg_conn, source.target_pg_schema, target_table)
     renames = columns.renames_for(table)
     if existing is None:
         match = columns.for_new_table(src, case, renames)
@@ -129,13 +129,11 @@ def _plan_rows(
 def _check_configured_columns(src: SourceTable, table: TableConfig) -> None:
     for field_name in ("chunking_columns", "uniqueness_columns"):
         names: Sequence[str] | None = getattr(table, field_name)
-        source_catalog.check_columns_exist(
-            src, list(names or ()), f"{field_name} of table {table.source}"
-        )
+        catalog.check_columns_exist(src, list(names or ()), f"{field_name} of table {table.source}")
     for field_name in ("source_watermark",):
         name: str | None = getattr(table, field_name)
         if name:
-            source_catalog.check_columns_exist(src, [name], f"{field_name} of table {table.source}")
+            catalog.check_columns_exist(src, [name], f"{field_name} of table {table.source}")
 
 
 def describe_mappings(mappings: Sequence[ColumnMapping]) -> list[str]:

@@ -16,9 +16,8 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan.planner import plan_table
-from snowpg.source import connection as sf_connection
-from snowpg.target import connection as pg_connection
-from snowpg.target import emptiness
+from snowpg.postgres import connection, emptiness
+from snowpg.snowflake import session
 
 log = logging.getLogger("snowpg.plan.preflight")
 
@@ -85,11 +84,11 @@ def preflight_source(
 ) -> Preflight:
     """The plans of the tables that can be planned, and every problem ``migrate`` would meet."""
     selected = source.select_tables(tables_filter)
-    sf = sf_connection.connect(
+    sf = session.connect(
         settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
     )
     try:
-        pg = pg_connection.connect(settings.postgres, source.target_pg_database)
+        pg = connection.connect(settings.postgres, source.target_pg_database)
         try:
             return check_tables(selected, lambda t: plan_table(settings, source, t, sf, pg), pg)
         finally:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snowpg.model import SourceColumn, SourceTable
-from snowpg.source import reader
-from snowpg.source import sql as source_sql
+from snowpg.snowflake import reader, statements
 from snowpg.typefamilies import family
 
 log = logging.getLogger("snowpg.plan")
@@ -68,7 +67,7 @@ def measure_row_bytes(
             fixed += width + 1  # + the validity bit, rounded up
     if not variable:
         return float(fixed)
-    query, params = source_sql.row_width_sql(table, variable, fixed, source_filter, SAMPLE_ROWS)
+    query, params = statements.row_width_sql(table, variable, fixed, source_filter, SAMPLE_ROWS)
     value = reader.run_scalar(conn, query, params)
     return float(value) if value is not None else None
 

@@ -2,7 +2,7 @@
 
 Every Snowflake type maps to a PostgreSQL type that holds all its values; where PostgreSQL keeps
 less (nanoseconds, the offset of ``TIMESTAMP_TZ``), ``docs/types.md`` says so. Spellings returned
-here are the only type text ``snowpg.target.ddl`` accepts when it creates a table.
+here are the only type text ``snowpg.postgres.ddl`` accepts when it creates a table.
 """
 
 from __future__ import annotations

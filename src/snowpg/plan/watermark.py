@@ -26,11 +26,11 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import ConfigError, RunRefused
 from snowpg.model import Chunk, SourceTable, TablePlan
 from snowpg.plan import boundaries
-from snowpg.source import sql as source_sql
-from snowpg.source.catalog import check_columns_exist
-from snowpg.source.watermarks import high_watermark
+from snowpg.postgres.watermarks import max_watermark, table_is_empty
+from snowpg.snowflake import statements
+from snowpg.snowflake.catalog import check_columns_exist
+from snowpg.snowflake.watermarks import high_watermark
 from snowpg.status.watermarks import recorded_high
-from snowpg.target.watermarks import max_watermark, table_is_empty
 
 log = logging.getLogger("snowpg.plan.watermark")
 
@@ -53,8 +53,8 @@ def _literal(text: str) -> str:
 
 def window_predicate(column: str, sql_type: str, low: str | None, high: str | None) -> str | None:
     """Snowflake condition ``low < W <= high`` (a missing bound is open); None = every row."""
-    expr = source_sql.key_expr(column, sql_type)
-    btype = source_sql.bound_type(sql_type)
+    expr = statements.key_expr(column, sql_type)
+    btype = statements.bound_type(sql_type)
     parts = []
     if low is not None:
         parts.append(f"{expr} > CAST({_literal(low)} AS {btype})")

@@ -17,7 +17,7 @@ from snowpg.contract import TableContract
 from snowpg.copy import upsert
 from snowpg.copy.job import TableJob
 from snowpg.model import SourceTable, TablePlan
-from snowpg.source import catalog, connection
+from snowpg.snowflake import catalog, session
 from snowpg.status.rows import TableKey, TableRow
 
 log = logging.getLogger("snowpg.run.jobs")
@@ -49,7 +49,7 @@ def jobs_for(
                 src = contract.source
             else:
                 if sf is None:
-                    sf = connection.connect(
+                    sf = session.connect(
                         settings.snowflake,
                         database=source.source_sf_database,
                         schema=source.source_sf_schema,

@@ -27,11 +27,11 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan import watermark
+from snowpg.postgres import connection
 from snowpg.run import prepare
 from snowpg.run.options import MigrateOptions
 from snowpg.status import collect, fresh, presence, schema, store
 from snowpg.status.rows import RunRow, TableRow
-from snowpg.target import connection
 
 log = logging.getLogger("snowpg.run.lifecycle")
 

@@ -16,6 +16,7 @@ import psycopg
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig
+from snowpg.postgres import connection
 from snowpg.run import lifecycle
 from snowpg.run.jobs import jobs_for
 from snowpg.run.options import MigrateOptions, RunSummary
@@ -23,7 +24,6 @@ from snowpg.run.pool import final_sweep, run_workers
 from snowpg.run.summary import summarize, summarize_abandoned, summarize_already_complete, wanted
 from snowpg.sinks import MetricsSink, ProgressSink
 from snowpg.status import store
-from snowpg.target import connection
 
 
 def migrate_source(

@@ -23,12 +23,12 @@ from snowpg.copy.context import WorkerContext
 from snowpg.copy.job import TableJob, WorkerStats
 from snowpg.copy.worker import Worker
 from snowpg.errors import SnowpgError
+from snowpg.postgres import connection
 from snowpg.run import lifecycle, prepare
 from snowpg.run.options import MigrateOptions
 from snowpg.sinks import MetricsSink, ProgressSink
 from snowpg.status import store
 from snowpg.status.rows import TableKey
-from snowpg.target import connection
 
 log = logging.getLogger("snowpg.run.pool")
 

@@ -19,10 +19,10 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import SavedIndex, TableContract
 from snowpg.model import TablePlan
 from snowpg.plan import planner, preflight
-from snowpg.source.connection import connect
+from snowpg.postgres import ddl, introspect, merge
+from snowpg.snowflake.session import connect
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
-from snowpg.target import catalog, ddl, merge
 
 log = logging.getLogger("snowpg.run.prepare")
 
@@ -76,7 +76,7 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
             cur.execute(ddl.truncate_table(schema, table))
         saved: list[SavedIndex] = []
         if plan.disable_index:
-            for idx in catalog.secondary_indexes(conn, schema, table):
+            for idx in introspect.secondary_indexes(conn, schema, table):
                 saved.append(SavedIndex(idx.name, idx.definition))
                 cur.execute(ddl.drop_index(schema, idx.name))
         if plan.incremental is not None:
@@ -124,7 +124,7 @@ def restore_indexes(conn: Any, row: TableRow) -> int:
     """Recreate the saved indexes of a completed table; in the caller's transaction."""
     saved = row.metadata.get("saved_indexes") or []
     existing = {
-        i.name for i in catalog.secondary_indexes(conn, row.target_schema, row.target_table)
+        i.name for i in introspect.secondary_indexes(conn, row.target_schema, row.target_table)
     }
     made = 0
     with conn.cursor() as cur:

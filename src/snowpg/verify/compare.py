@@ -17,12 +17,12 @@ import psycopg
 
 from snowpg.checksum_spec import TableSpec
 from snowpg.model import ChunkRange
-from snowpg.source import reader
-from snowpg.source.checksums import sf_checksums, sf_row_hashes, sf_rows
+from snowpg.postgres.checksums import pg_checksums, pg_row_hashes, pg_rows
+from snowpg.snowflake import reader
+from snowpg.snowflake.checksums import sf_checksums, sf_row_hashes, sf_rows
 from snowpg.status import store
 from snowpg.status.rows import ChunkKey, TableKey
 from snowpg.status.schema import Conn
-from snowpg.target.checksums import pg_checksums, pg_row_hashes, pg_rows
 from snowpg.verify import jsontext, queries
 
 # Chunks whose checksums one query computes (one scan of the table per group of chunks).

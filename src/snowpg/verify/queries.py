@@ -1,7 +1,7 @@
 """How verification shows a row's key: the canonical key text read back. Pure.
 
-The queries themselves are the adapters' (:mod:`snowpg.source.checksums`,
-:mod:`snowpg.target.checksums`).
+The queries themselves are the adapters' (:mod:`snowpg.snowflake.checksums`,
+:mod:`snowpg.postgres.checksums`).
 """
 
 from __future__ import annotations

@@ -26,13 +26,12 @@ from snowpg.errors import RunRefused, SnowpgError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange
 from snowpg.plan import watermark
-from snowpg.source import catalog as source_catalog
-from snowpg.source import connection as sf_connection
+from snowpg.postgres import connection
+from snowpg.postgres.checksums import pg_window
+from snowpg.snowflake import catalog, session
 from snowpg.status import schema as status_schema
 from snowpg.status import store
 from snowpg.status.rows import TableRow
-from snowpg.target import connection as pg_connection
-from snowpg.target.checksums import pg_window
 from snowpg.verify import compare
 from snowpg.verify.compare import ERROR, MATCH, MISMATCH, ChunkResult
 
@@ -127,7 +126,7 @@ def verify_source(
     on_table: Callable[[TableResult], None] | None = None,
 ) -> VerifyReport:
     """Verify the run ``run`` (default: the newest) of ``source``; ``tables`` limits which."""
-    admin = pg_connection.connect(settings.postgres, source.target_pg_database)
+    admin = connection.connect(settings.postgres, source.target_pg_database)
     sf: Any = None
     sf_where: tuple[str, str] | None = None
     try:
@@ -137,7 +136,7 @@ def verify_source(
             rows = store.table_rows(admin, run_id)
             admin.commit()
         except psycopg.Error as exc:
-            raise pg_connection.translate_pg_error(
+            raise connection.translate_pg_error(
                 exc, context=f"reading the runs of source {source.source_name}"
             ) from exc
         wanted = {t.upper() for t in tables} if tables else None
@@ -152,7 +151,7 @@ def verify_source(
                     sf = None
                 # Opened in the table's database and schema: the emulator defines its timestamp
                 # functions per database and fails on CAST(.. AS TIMESTAMP_NTZ) without one.
-                sf = sf_connection.connect(settings.snowflake, database=where[0], schema=where[1])
+                sf = session.connect(settings.snowflake, database=where[0], schema=where[1])
                 sf_where = where
             result = verify_table(sf, admin, row)
             results.append(result)
@@ -171,7 +170,7 @@ def _spec(sf: Any, row: TableRow) -> TableSpec:
         src = contract.source
     else:  # a row written by a snowpg without load contracts
         log.debug("%s has no load contract; describing it in Snowflake", row.key.source_table)
-        src = source_catalog.describe_table(
+        src = catalog.describe_table(
             sf, row.key.source_database, row.key.source_schema, row.key.source_table
         )
     columns = []
@@ -338,10 +337,10 @@ def _record(pg: psycopg.Connection[Any], write: Callable[[psycopg.Connection[Any
         write(pg)
     except psycopg.Error as exc:
         status_schema.rollback_quietly(pg)
-        raise pg_connection.translate_pg_error(exc, context="recording a verification") from exc
+        raise connection.translate_pg_error(exc, context="recording a verification") from exc
 
 
 def _message(exc: BaseException, context: str) -> str:
     if isinstance(exc, psycopg.Error):
-        return str(pg_connection.translate_pg_error(exc, context=context))
+        return str(connection.translate_pg_error(exc, context=context))
     return redact(f"{context}: {exc}")

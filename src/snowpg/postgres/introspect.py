@@ -15,7 +15,7 @@ from typing import Any, LiteralString
 import psycopg
 
 from snowpg.model import TargetColumn
-from snowpg.target.connection import translate_pg_error
+from snowpg.postgres.connection import translate_pg_error
 
 # Relation kinds snowpg can COPY into: ordinary, partitioned and foreign tables.
 _TABLE_KINDS = ["r", "p", "f"]

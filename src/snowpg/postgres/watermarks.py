@@ -11,7 +11,7 @@ from typing import Any
 from psycopg import sql
 
 from snowpg.errors import ConfigError
-from snowpg.target import catalog, ddl
+from snowpg.postgres import ddl, introspect
 
 
 def max_expr(column: str, pg_type: str) -> sql.Composable:
@@ -36,7 +36,7 @@ def max_watermark_query(schema: str, table: str, column: str, pg_type: str) -> s
 
 def max_watermark(pg: Any, schema: str, table: str, column: str) -> str | None:
     """``max(column)`` of the target table, or None when it holds no value."""
-    cols = catalog.table_columns(pg, schema, table) or []
+    cols = introspect.table_columns(pg, schema, table) or []
     found = [c for c in cols if c.name == column]
     if not found:
         raise ConfigError(
@@ -50,7 +50,7 @@ def max_watermark(pg: Any, schema: str, table: str, column: str) -> str | None:
 
 def table_is_empty(pg: Any, schema: str, table: str) -> bool:
     """True when the target table is missing or has no row."""
-    if not catalog.table_exists(pg, schema, table):
+    if not introspect.table_exists(pg, schema, table):
         return True
     row = pg.execute(ddl.table_has_rows(schema, table)).fetchone()
     return not (row and row[0])

@@ -26,7 +26,7 @@ from psycopg import sql
 
 from snowpg.model import ChunkRange, TablePlan
 
-log = logging.getLogger("snowpg.target.merge")
+log = logging.getLogger("snowpg.postgres.merge")
 
 STAGE = "snowpg_stage"
 KEYS = "snowpg_keys"

@@ -1,8 +1,9 @@
 """Run read queries on Snowflake and hand back Arrow batches, never Python rows.
 
-Every statement here is in pyformat form (see :mod:`snowpg.source.sql`): a literal ``%`` is
-written ``%%``. The connector only interpolates when it is given parameters, so a statement with
-an empty parameter dict is un-escaped here exactly the way the connector would have done it.
+Every statement here is in pyformat form (see :mod:`snowpg.snowflake.statements`): a literal
+``%`` is written ``%%``. The connector only interpolates when it is given parameters, so a
+statement with an empty parameter dict is un-escaped here exactly the way the connector would
+have done it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from snowpg.source.connection import connector_major
-from snowpg.source.errors import translate_sf_error
-from snowpg.source.nested import flatten_nested, is_nested
+from snowpg.snowflake.errors import translate_sf_error
+from snowpg.snowflake.nested import flatten_nested, is_nested
+from snowpg.snowflake.session import connector_major
 
 
 def _execute(cursor: Any, sql_text: str, params: Mapping[str, Any] | None) -> None:

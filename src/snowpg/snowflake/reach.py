@@ -13,7 +13,7 @@ import socket
 
 from snowpg.errors import SourceUnavailable
 
-log = logging.getLogger("snowpg.source.reach")
+log = logging.getLogger("snowpg.snowflake.reach")
 
 PROBE_TIMEOUT_S = 5.0
 # Proxies route the driver's traffic elsewhere: a direct probe would prove nothing.

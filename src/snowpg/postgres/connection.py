@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # Idle seconds before the first probe, seconds between probes, probes before giving up:
 # a dead peer is detected after about 30 + 3 * 10 = 60 s. tcp_user_timeout (ms) bounds data
 # sent but never acknowledged the same way. A peer that acknowledges but never answers is cut by
-# snowpg.target.watchdog.
+# snowpg.postgres.watchdog.
 KEEPALIVE_OPTIONS: dict[str, int] = {
     "keepalives": 1,
     "keepalives_idle": 30,

@@ -1,9 +1,9 @@
 """The PostgreSQL side of verification: canonical values and the checksum queries of chunks. Pure.
 
-The twin of every query of :mod:`snowpg.source.checksums`. It selects a chunk's rows with the same
-``chunk_range`` the copy used, compared in the same order Snowflake used: text keys
-``COLLATE "C"`` (code point order, as Snowflake compares strings without a collation), timestamps
-with a zone as UTC wall-clock time.
+The twin of every query of :mod:`snowpg.snowflake.checksums`. It selects a chunk's rows with the
+same ``chunk_range`` the copy used, compared in the same order Snowflake used: text keys
+``COLLATE "C"`` (code point order, as Snowflake compares strings without a collation),
+timestamps with a zone as UTC wall-clock time.
 """
 
 # Identifiers go through sql.Identifier; bound values are passed as parameters.
@@ -62,7 +62,7 @@ def pg_value(col: VerifyColumn) -> sql.Composable:
 
 
 def pg_text(values: Sequence[sql.Composable]) -> sql.Composable:
-    """:func:`snowpg.source.checksums.sf_text` for PostgreSQL."""
+    """:func:`snowpg.snowflake.checksums.sf_text` for PostgreSQL."""
     if not values:
         return sql.SQL("''")
     parts = [
@@ -78,7 +78,7 @@ def pg_row_text(columns: Sequence[VerifyColumn]) -> sql.Composable:
 
 def pg_row_hash(row_text: sql.Composable) -> sql.Composable:
     """The 60-bit hash of ``row_text`` (bigint): the value Snowflake's
-    :data:`snowpg.source.checksums.SF_HASH_OF_H` gives for ``h = MD5(row_text)``."""
+    :data:`snowpg.snowflake.checksums.SF_HASH_OF_H` gives for ``h = MD5(row_text)``."""
     return sql.SQL("CAST(CAST('x' || substr(md5({t}), 1, 15) AS bit(60)) AS bigint)").format(
         t=row_text
     )
@@ -208,7 +208,7 @@ def pg_checksums(
 
 
 def pg_rows(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
-    """:func:`snowpg.source.checksums.sf_rows` for PostgreSQL."""
+    """:func:`snowpg.snowflake.checksums.sf_rows` for PostgreSQL."""
     where, params = pg_chunk_where(spec, r)
     key = pg_text(_pg_vs(spec.key_indexes(r)))
     raw = [sql.Identifier(f"j{i}") for i in json_positions(spec)]

@@ -20,14 +20,14 @@ import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 from snowpg.logs import register_secrets
-from snowpg.source import reach
-from snowpg.source.errors import translate_sf_error
+from snowpg.snowflake import reach
+from snowpg.snowflake.errors import translate_sf_error
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
     from snowflake.connector import SnowflakeConnection
 
-log = logging.getLogger("snowpg.source.connection")
+log = logging.getLogger("snowpg.snowflake.session")
 
 LOGIN_TIMEOUT_S = 60
 # A socket that delivers nothing for this long is dead: the request fails (transient) and is

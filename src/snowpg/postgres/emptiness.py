@@ -10,7 +10,7 @@ from typing import Any
 
 from snowpg.errors import RunRefused
 from snowpg.model import TablePlan
-from snowpg.target import ddl
+from snowpg.postgres import ddl
 
 
 def refuse_if_not_empty(conn: Any, plan: TablePlan) -> None:

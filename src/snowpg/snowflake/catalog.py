@@ -13,8 +13,8 @@ from typing import Any
 
 from snowpg.errors import ConfigError, SourceError, SourceNotFound, TransientError
 from snowpg.model import SourceColumn, SourceTable
-from snowpg.source import reader
-from snowpg.source.sql import qualified, quote_ident
+from snowpg.snowflake import reader
+from snowpg.snowflake.statements import qualified, quote_ident
 
 NOT_FOUND_HINT = "check `source`, `source_sf_database`, `source_sf_schema` and the role's grants"
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from snowpg.model import SourceTable
-from snowpg.source import reader
-from snowpg.source import sql as source_sql
+from snowpg.snowflake import reader, statements
 
 
 def high_watermark_query(src: SourceTable, column: str, source_filter: str | None) -> str:
     """``SELECT`` of the largest ``column`` among the rows ``source_filter`` selects, as text."""
     col = src.column(column)
     assert col is not None
-    expr = f"MAX({source_sql.key_expr(column, col.sql_type)})"
-    text = source_sql.key_text_expr(expr, col.sql_type)
-    where = source_sql.where_clause(source_filter, "TRUE")
-    return f"SELECT {text} FROM {source_sql.table_ref(src)} {where}"
+    expr = f"MAX({statements.key_expr(column, col.sql_type)})"
+    text = statements.key_text_expr(expr, col.sql_type)
+    where = statements.where_clause(source_filter, "TRUE")
+    return f"SELECT {text} FROM {statements.table_ref(src)} {where}"
 
 
 def high_watermark(sf: Any, src: SourceTable, column: str, source_filter: str | None) -> str | None:

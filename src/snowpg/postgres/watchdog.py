@@ -1,6 +1,6 @@
 """Bound every wait on PostgreSQL: a connection that makes no progress for too long is cut.
 
-TCP keepalives and ``tcp_user_timeout`` (snowpg.target.connection) catch a peer that vanished
+TCP keepalives and ``tcp_user_timeout`` (snowpg.postgres.connection) catch a peer that vanished
 from the network. They do not catch a server that keeps the TCP connection but stops answering
 (a frozen host, a stopped backend, a storage stall): the kernel still acknowledges, and libpq waits
 forever. The watchdog does: a guarded operation that sees no progress for ``stall_seconds``
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-log = logging.getLogger("snowpg.target.watchdog")
+log = logging.getLogger("snowpg.postgres.watchdog")
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 Each chunk is compared with two queries per side: a checksum (row count and the sum of the rows'
 hashes) and, only when those differ, the key and hash of every row of the chunk. The canonical
-text rules are :mod:`snowpg.checksum_spec`'s; :mod:`snowpg.target.checksums` is the PostgreSQL
+text rules are :mod:`snowpg.checksum_spec`'s; :mod:`snowpg.postgres.checksums` is the PostgreSQL
 twin of every query here.
 """
 
@@ -22,12 +22,12 @@ from snowpg.checksum_spec import (
     sql_positions,
 )
 from snowpg.model import ChunkRange
-from snowpg.source import sql as source_sql
-from snowpg.source.sql import quote_ident
+from snowpg.snowflake import statements
+from snowpg.snowflake.statements import quote_ident
 
 
 # The microseconds of a second's nanoseconds ``n`` by the copy's rule: the reader floors to the
-# microsecond (snowpg.source.timestamps, the connector's force_microsecond_precision), so
+# microsecond (snowpg.snowflake.timestamps, the connector's force_microsecond_precision), so
 # .123456999 becomes .123456 on both sides.
 def sf_micros_of_ns(ns: str) -> str:
     """Snowflake: the microseconds that the nanoseconds ``ns`` of a second (0..999999999) become."""
@@ -107,7 +107,7 @@ def _sf_inner(spec: TableSpec, where: str, group: str | None = None) -> str:
     values += [f'{quote_ident(spec.columns[i].source)} AS "j{i}"' for i in json_positions(spec)]
     if group is not None:
         values.insert(0, f"{group} AS g")
-    return f"SELECT {', '.join(values)} FROM {source_sql.table_ref(spec.source)} {where}"
+    return f"SELECT {', '.join(values)} FROM {statements.table_ref(spec.source)} {where}"
 
 
 def _sf_md5(spec: TableSpec) -> str:
@@ -127,11 +127,11 @@ def sf_checksums(
     params: dict[str, Any] = {}
     whens, anys = [], []
     for chunk_id, r in chunks:
-        predicate, p = source_sql.chunk_predicate(r, prefix=f"c{int(chunk_id)}_")
+        predicate, p = statements.chunk_predicate(r, prefix=f"c{int(chunk_id)}_")
         params.update(p)
         whens.append(f"WHEN {predicate} THEN {int(chunk_id)}")
         anys.append(f"({predicate})")
-    where = source_sql.where_clause(spec.source_filter, " OR ".join(anys))
+    where = statements.where_clause(spec.source_filter, " OR ".join(anys))
     inner = _sf_inner(spec, where, group=f"CASE {' '.join(whens)} END")
     hashed = f"SELECT g, {_sf_md5(spec)} AS h FROM ({inner})"
     return f"SELECT g, COUNT(*), SUM({SF_HASH_OF_H}) FROM ({hashed}) GROUP BY g", params
@@ -139,8 +139,8 @@ def sf_checksums(
 
 def sf_rows(spec: TableSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
     """``key text, MD5 hex of the SQL part, raw JSON values...`` of every row of the chunk."""
-    predicate, params = source_sql.chunk_predicate(r)
-    inner = _sf_inner(spec, source_sql.where_clause(spec.source_filter, predicate))
+    predicate, params = statements.chunk_predicate(r)
+    inner = _sf_inner(spec, statements.where_clause(spec.source_filter, predicate))
     key = sf_text([_v(i) for i in spec.key_indexes(r)])
     raw = "".join(f', "j{i}"' for i in json_positions(spec))
     return f"SELECT {key} AS k, {_sf_md5(spec)} AS h{raw} FROM ({inner})", params

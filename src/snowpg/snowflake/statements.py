@@ -6,7 +6,7 @@ escapes each value. Two consequences every caller relies on:
 
 * a literal ``%`` in SQL text (e.g. in a user's ``source_filter``: ``LIKE 'a%'``) is written ``%%``;
 * these statements must always go through pyformat interpolation, even when the parameter dict is
-  empty — :mod:`snowpg.source.reader` takes care of that.
+  empty — :mod:`snowpg.snowflake.reader` takes care of that.
 
 Snowflake lacks row-value comparison (``(a, b) >= (x, y)``), so key-tuple bounds are expanded into
 the equivalent lexicographic ``OR``/``AND`` form. Bound values are text, cast back to the key's
