@@ -141,7 +141,7 @@ def check_verifiable(columns: Sequence[VerifyColumn], table: str) -> None:
 
 
 @dataclass(frozen=True)
-class TableSpec:
+class ChecksumSpec:
     """What verification needs of one table: both names, the compared columns, and the filters
     that select the same rows on both sides (an incremental run's window: ``source_filter`` in
     Snowflake, ``target_filter`` with ``target_params`` in PostgreSQL)."""
@@ -185,11 +185,11 @@ class TableSpec:
         return [names.index(k) for k in r.columns]
 
 
-def sql_positions(spec: TableSpec) -> list[int]:
+def sql_positions(spec: ChecksumSpec) -> list[int]:
     """Positions of the columns whose canonical text SQL computes."""
     return [i for i, c in enumerate(spec.columns) if c.category != "json"]
 
 
-def json_positions(spec: TableSpec) -> list[int]:
+def json_positions(spec: ChecksumSpec) -> list[int]:
     """Positions of the JSON columns (their raw values travel to the client)."""
     return [i for i, c in enumerate(spec.columns) if c.category == "json"]

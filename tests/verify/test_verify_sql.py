@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snowpg import checksum_spec
-from snowpg.checksum_spec import TableSpec, VerifyColumn
+from snowpg.checksum_spec import ChecksumSpec, VerifyColumn
 from snowpg.errors import ConfigError
 from snowpg.model import ChunkRange, SourceColumn, SourceTable
 from snowpg.postgres.checksums import pg_checksum, pg_checksums, pg_chunk_where
@@ -37,10 +37,10 @@ def test_category(data_type: str, category: str) -> None:
     assert checksum_spec.category(data_type) == category
 
 
-def _spec(*cols: tuple[str, str, str]) -> TableSpec:
+def _spec(*cols: tuple[str, str, str]) -> ChecksumSpec:
     vcols = tuple(VerifyColumn(s, t, ty) for s, t, ty in cols)
     src = SourceTable("DB", "PUBLIC", "T", tuple(SourceColumn(s, ty) for s, _t, ty in cols))
-    return TableSpec(src, None, "public", "t", vcols)
+    return ChecksumSpec(src, None, "public", "t", vcols)
 
 
 SPEC = _spec(

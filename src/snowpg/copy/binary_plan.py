@@ -103,7 +103,7 @@ class CopyEncoding(enum.Enum):
 
 
 @dataclass(frozen=True)
-class TableEncoding:
+class EncodingChoice:
     """A table's copy encoding: binary with one encoder per column, or CSV and why."""
 
     encoding: CopyEncoding
@@ -111,11 +111,11 @@ class TableEncoding:
     reason: str | None = None  # why the table is copied with CSV
 
     @classmethod
-    def binary(cls, kinds: Sequence[Kind]) -> TableEncoding:
+    def binary(cls, kinds: Sequence[Kind]) -> EncodingChoice:
         return cls(CopyEncoding.BINARY, tuple(kinds))
 
     @classmethod
-    def csv(cls, reason: str) -> TableEncoding:
+    def csv(cls, reason: str) -> EncodingChoice:
         return cls(CopyEncoding.CSV, None, reason)
 
 
@@ -125,13 +125,13 @@ def pg_kind(pg_type: str) -> Kind | None:
     return _PG_KINDS.get(" ".join(base.split()))
 
 
-def plan_kinds(columns: Sequence[ColumnPair]) -> TableEncoding:
+def plan_kinds(columns: Sequence[ColumnPair]) -> EncodingChoice:
     """Binary encoders for ``columns``, or why binary COPY cannot take them all."""
     kinds: list[Kind] = []
     for col in columns:
         kind = pg_kind(col.pg_type)
         if kind is None:
-            return TableEncoding.csv(
+            return EncodingChoice.csv(
                 f'column "{col.name}": snowpg has no binary encoder for {col.pg_type}'
             )
         source_kind: str = family(col.source_type)
@@ -139,9 +139,9 @@ def plan_kinds(columns: Sequence[ColumnPair]) -> TableEncoding:
             source_kind = "number0"
         accepted = _ACCEPTS[kind]
         if "*" not in accepted and source_kind not in accepted:
-            return TableEncoding.csv(
+            return EncodingChoice.csv(
                 f'column "{col.name}": Snowflake {col.source_type} into PostgreSQL {col.pg_type} '
                 "is converted by PostgreSQL from text",
             )
         kinds.append(kind)
-    return TableEncoding.binary(kinds)
+    return EncodingChoice.binary(kinds)

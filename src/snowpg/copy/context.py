@@ -9,7 +9,7 @@ from typing import Any
 
 from snowpg.config import Settings
 from snowpg.copy.job import TableJob
-from snowpg.copy.strategies import TableCopy, table_copy
+from snowpg.copy.strategies import CopyStrategies, table_copy
 from snowpg.sinks import MetricsSink, ProgressSink
 from snowpg.status.rows import TableKey
 
@@ -36,7 +36,7 @@ class WorkerContext:
     # Set when the run was replaced by a fresh run (its status turned 'failed' under us).
     abandoned: threading.Event = field(default_factory=threading.Event)
     # Each table's copy strategies, chosen once when the context is made (snowpg.copy.strategies).
-    copies: dict[TableKey, TableCopy] = field(init=False)
+    copies: dict[TableKey, CopyStrategies] = field(init=False)
 
     def __post_init__(self) -> None:
         self.copies = {key: table_copy(job) for key, job in self.jobs.items()}

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import psycopg
 
 from snowpg.copy import binary_plan, upsert, writer
-from snowpg.copy.binary_plan import CopyEncoding, TableEncoding
+from snowpg.copy.binary_plan import CopyEncoding, EncodingChoice
 from snowpg.copy.job import TableJob
 from snowpg.model import ChunkRange
 from snowpg.postgres import ddl, introspect, watchdog
@@ -55,7 +55,7 @@ class _RowsCopy:
     def __init__(self, job: TableJob) -> None:
         self.job = job
         self._lock = threading.Lock()
-        self._encoding: TableEncoding | None = None
+        self._encoding: EncodingChoice | None = None
 
     def copy(
         self,
@@ -96,7 +96,7 @@ class _RowsCopy:
     def after_copy(self, conn: psycopg.Connection[Any]) -> None:
         """What follows the COPY in the chunk's transaction (nothing for a plain COPY)."""
 
-    def encoding(self, conn: psycopg.Connection[Any]) -> TableEncoding:
+    def encoding(self, conn: psycopg.Connection[Any]) -> EncodingChoice:
         """The table's copy encoding (binary encoders from the target column types), planned once.
 
         A table with a column binary COPY cannot write, or with ``copy_format`` "csv", is copied
@@ -108,7 +108,7 @@ class _RowsCopy:
         if known is not None:
             return known
         if job.copy_format == "csv":
-            plan = TableEncoding.csv('copy_format is "csv"')
+            plan = EncodingChoice.csv('copy_format is "csv"')
         else:
             plan = binary_plan.plan_kinds(_column_pairs(conn, job))
         with self._lock:
@@ -165,7 +165,7 @@ class DeleteCheck:
 
 
 @dataclass(frozen=True)
-class TableCopy:
+class CopyStrategies:
     """The strategies of one table's chunks: its rows' strategy and, maybe, its delete checks."""
 
     rows: ChunkCopy
@@ -178,15 +178,15 @@ class TableCopy:
         return self.delete_check
 
 
-def table_copy(job: TableJob) -> TableCopy:
+def table_copy(job: TableJob) -> CopyStrategies:
     """Choose a table's strategies, once: plain COPY, or staging + merge and delete checks."""
     spec = job.upsert
     if spec is None:
-        return TableCopy(CopyIntoTarget(job))
+        return CopyStrategies(CopyIntoTarget(job))
     rows: ChunkCopy = StageAndMerge(job, spec) if spec.merges else CopyIntoTarget(job)
     if spec.delete_from is None:
-        return TableCopy(rows)
-    return TableCopy(rows, DeleteCheck(job, spec), spec.delete_from)
+        return CopyStrategies(rows)
+    return CopyStrategies(rows, DeleteCheck(job, spec), spec.delete_from)
 
 
 def _column_pairs(conn: psycopg.Connection[Any], job: TableJob) -> list[binary_plan.ColumnPair]:

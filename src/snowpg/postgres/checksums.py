@@ -16,7 +16,7 @@ from psycopg import sql
 
 from snowpg.checksum_spec import (
     STRIP,
-    TableSpec,
+    ChecksumSpec,
     VerifyColumn,
     float_template,
     json_positions,
@@ -121,7 +121,7 @@ def pg_window(
     return (sql.SQL(" AND ").join(parts) if parts else None), params
 
 
-def pg_chunk_where(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composable, list[Any]]:
+def pg_chunk_where(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composable, list[Any]]:
     """A WHERE condition selecting the chunk's rows in the target, and its parameters."""
     where, params = _pg_range(spec, r)
     if spec.target_filter is None:
@@ -132,7 +132,7 @@ def pg_chunk_where(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composable, list
     )
 
 
-def _pg_range(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composable, list[Any]]:
+def _pg_range(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composable, list[Any]]:
     if not r.columns:
         return sql.SQL("TRUE"), []
     keys = [_pg_key(c) for c in spec.key_columns(r)]
@@ -151,7 +151,9 @@ def _pg_range(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composable, list[Any]
     return sql.SQL(" AND ").join(parts), params
 
 
-def _pg_inner(spec: TableSpec, where: sql.Composable, group: sql.Composable | None) -> sql.Composed:
+def _pg_inner(
+    spec: ChecksumSpec, where: sql.Composable, group: sql.Composable | None
+) -> sql.Composed:
     values = [
         sql.SQL("{} AS {}").format(pg_value(c), sql.Identifier(f"v{i}"))
         for i, c in enumerate(spec.columns)
@@ -172,21 +174,21 @@ def _pg_vs(positions: Sequence[int]) -> list[sql.Composable]:
     return [sql.Identifier(f"v{i}") for i in positions]
 
 
-def _pg_md5(spec: TableSpec) -> sql.Composed:
+def _pg_md5(spec: ChecksumSpec) -> sql.Composed:
     return sql.SQL("md5({})").format(pg_text(_pg_vs(sql_positions(spec))))
 
 
-def _pg_hash(spec: TableSpec) -> sql.Composable:
+def _pg_hash(spec: ChecksumSpec) -> sql.Composable:
     return pg_row_hash(pg_text(_pg_vs(sql_positions(spec))))
 
 
-def pg_checksum(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
+def pg_checksum(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
     """``chunk id (0), rows, checksum`` of one chunk in PostgreSQL."""
     return pg_checksums(spec, [(0, r)])
 
 
 def pg_checksums(
-    spec: TableSpec, chunks: Sequence[tuple[int, ChunkRange]]
+    spec: ChecksumSpec, chunks: Sequence[tuple[int, ChunkRange]]
 ) -> tuple[sql.Composed, list[Any]]:
     """``chunk_id, rows, checksum`` of several chunks in one scan of the target table."""
     whens: list[sql.Composable] = []
@@ -207,7 +209,7 @@ def pg_checksums(
     return query, case_params + any_params
 
 
-def pg_rows(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
+def pg_rows(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
     """:func:`snowpg.snowflake.checksums.sf_rows` for PostgreSQL."""
     where, params = pg_chunk_where(spec, r)
     key = pg_text(_pg_vs(spec.key_indexes(r)))
@@ -216,7 +218,7 @@ def pg_rows(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
     return sql.SQL("SELECT {} FROM ({}) s").format(cols, _pg_inner(spec, where, None)), params
 
 
-def pg_row_hashes(spec: TableSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
+def pg_row_hashes(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
     """``key text, row hash`` of every row of the chunk in PostgreSQL (no JSON columns)."""
     where, params = pg_chunk_where(spec, r)
     key = pg_text(_pg_vs(spec.key_indexes(r)))

@@ -15,7 +15,7 @@ from typing import Any
 
 from snowpg.checksum_spec import (
     STRIP,
-    TableSpec,
+    ChecksumSpec,
     VerifyColumn,
     float_template,
     json_positions,
@@ -102,7 +102,7 @@ def _v(i: int) -> str:
     return f'"v{i}"'
 
 
-def _sf_inner(spec: TableSpec, where: str, group: str | None = None) -> str:
+def _sf_inner(spec: ChecksumSpec, where: str, group: str | None = None) -> str:
     values = [f"{sf_value(c)} AS {_v(i)}" for i, c in enumerate(spec.columns)]
     values += [f'{quote_ident(spec.columns[i].source)} AS "j{i}"' for i in json_positions(spec)]
     if group is not None:
@@ -110,17 +110,17 @@ def _sf_inner(spec: TableSpec, where: str, group: str | None = None) -> str:
     return f"SELECT {', '.join(values)} FROM {statements.table_ref(spec.source)} {where}"
 
 
-def _sf_md5(spec: TableSpec) -> str:
+def _sf_md5(spec: ChecksumSpec) -> str:
     return f"MD5({sf_text([_v(i) for i in sql_positions(spec)])})"
 
 
-def sf_checksum(spec: TableSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
+def sf_checksum(spec: ChecksumSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
     """``chunk id (0), rows, checksum`` of one chunk in Snowflake."""
     return sf_checksums(spec, [(0, r)])
 
 
 def sf_checksums(
-    spec: TableSpec, chunks: Sequence[tuple[int, ChunkRange]]
+    spec: ChecksumSpec, chunks: Sequence[tuple[int, ChunkRange]]
 ) -> tuple[str, dict[str, Any]]:
     """``chunk_id, rows, checksum`` of several chunks in one scan (chunks with no rows absent).
     Not for tables with JSON columns, whose rows are hashed on the client (:func:`sf_rows`)."""
@@ -137,7 +137,7 @@ def sf_checksums(
     return f"SELECT g, COUNT(*), SUM({SF_HASH_OF_H}) FROM ({hashed}) GROUP BY g", params
 
 
-def sf_rows(spec: TableSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
+def sf_rows(spec: ChecksumSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
     """``key text, MD5 hex of the SQL part, raw JSON values...`` of every row of the chunk."""
     predicate, params = statements.chunk_predicate(r)
     inner = _sf_inner(spec, statements.where_clause(spec.source_filter, predicate))
@@ -146,7 +146,7 @@ def sf_rows(spec: TableSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
     return f"SELECT {key} AS k, {_sf_md5(spec)} AS h{raw} FROM ({inner})", params
 
 
-def sf_row_hashes(spec: TableSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
+def sf_row_hashes(spec: ChecksumSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:
     """``key text, row hash`` of every row of the chunk in Snowflake (no JSON columns)."""
     rows, params = sf_rows(spec, r)
     return f"SELECT k, {SF_HASH_OF_H} FROM ({rows})", params

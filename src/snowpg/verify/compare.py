@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from snowpg.checksum_spec import TableSpec
+from snowpg.checksum_spec import ChecksumSpec
 from snowpg.model import ChunkRange
 from snowpg.postgres.checksums import pg_checksums, pg_row_hashes, pg_rows
 from snowpg.snowflake import reader
@@ -74,13 +74,16 @@ Sums = tuple[tuple[int, int], tuple[int, int]]  # (source rows, checksum), (targ
 Rows = Counter[tuple[str, int]]  # (key text, row hash) -> how many rows
 
 
-def checksum_chunk(sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange) -> Sums:
+def checksum_chunk(sf: Any, pg: psycopg.Connection[Any], spec: ChecksumSpec, r: ChunkRange) -> Sums:
     """``((source rows, source checksum), (target rows, target checksum))`` of one chunk."""
     return checksum_chunks(sf, pg, spec, [(0, r)])[0]
 
 
 def checksum_chunks(
-    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, chunks: Sequence[tuple[int, ChunkRange]]
+    sf: Any,
+    pg: psycopg.Connection[Any],
+    spec: ChecksumSpec,
+    chunks: Sequence[tuple[int, ChunkRange]],
 ) -> dict[int, Sums]:
     """:func:`checksum_chunk` of several chunks with one query per side (server-side hashes;
     tables with JSON columns are hashed on the client instead, see :func:`client_rows`)."""
@@ -98,7 +101,7 @@ def checksum_chunks(
 
 
 def server_rows(
-    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
+    sf: Any, pg: psycopg.Connection[Any], spec: ChecksumSpec, r: ChunkRange
 ) -> tuple[Rows, Rows]:
     """``(key, row hash)`` multisets of the chunk on both sides, hashed by the servers."""
     sf_sql, sf_params = sf_row_hashes(spec, r)
@@ -110,7 +113,7 @@ def server_rows(
 
 
 def client_rows(
-    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, r: ChunkRange
+    sf: Any, pg: psycopg.Connection[Any], spec: ChecksumSpec, r: ChunkRange
 ) -> tuple[Rows, Rows]:
     """``(key, row hash)`` multisets of the chunk on both sides: each server sends a row's key,
     the MD5 of its SQL-canonical columns and its raw JSON values; the JSON is canonicalised here,
@@ -134,7 +137,7 @@ def _totals(rows: Rows) -> tuple[int, int]:
 
 
 def diff_rows(
-    spec: TableSpec, r: ChunkRange, source: Rows, target: Rows, result: ChunkResult
+    spec: ChecksumSpec, r: ChunkRange, source: Rows, target: Rows, result: ChunkResult
 ) -> None:
     """Fill ``result``'s missing/extra/changed counts and keys from both sides' row hashes."""
     only_source = source - target
@@ -167,7 +170,7 @@ def diff_rows(
 def verify_chunk(
     sf: Any,
     pg: psycopg.Connection[Any],
-    spec: TableSpec,
+    spec: ChecksumSpec,
     chunk_id: int,
     r: ChunkRange,
     sums: Sums | None = None,

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from snowpg.checksum_spec import TableSpec, VerifyColumn
+from snowpg.checksum_spec import ChecksumSpec, VerifyColumn
 from snowpg.config import Settings, SourceConfig
 from snowpg.contract import TableContract
 from snowpg.errors import RunRefused, SnowpgError
@@ -164,7 +164,7 @@ def verify_source(
             sf.close()
 
 
-def _spec(sf: Any, row: TableRow) -> TableSpec:
+def _spec(sf: Any, row: TableRow) -> ChecksumSpec:
     contract = TableContract.from_json(row.metadata)
     if contract is not None:
         src = contract.source
@@ -178,7 +178,7 @@ def _spec(sf: Any, row: TableRow) -> TableSpec:
         col = src.column(s_name)
         if col is not None:
             columns.append(VerifyColumn(s_name, t_name, col.sql_type))
-    return TableSpec(
+    return ChecksumSpec(
         source=src,
         source_filter=row.metadata.get("source_filter"),
         target_schema=row.target_schema,
@@ -187,7 +187,9 @@ def _spec(sf: Any, row: TableRow) -> TableSpec:
     )
 
 
-def _chunk_specs(spec: TableSpec, row: TableRow) -> tuple[TableSpec, TableSpec | None, int | None]:
+def _chunk_specs(
+    spec: ChecksumSpec, row: TableRow
+) -> tuple[ChecksumSpec, ChecksumSpec | None, int | None]:
     """The specs of an incremental table's window chunks and of its delete-check chunks (ids
     from the third value on); a full load's spec stands for every chunk.
 
@@ -262,7 +264,7 @@ def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableRe
         result.note = _message(exc, f"preparing to verify {row.key.source_table}")
         return result
 
-    def spec_of(chunk_id: int) -> TableSpec:
+    def spec_of(chunk_id: int) -> ChecksumSpec:
         if delete_spec is not None and delete_from is not None and chunk_id >= delete_from:
             return delete_spec
         return window_spec
@@ -314,7 +316,7 @@ def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableRe
 
 
 def _group_sums(
-    sf: Any, pg: psycopg.Connection[Any], spec: TableSpec, ranges: list[tuple[int, ChunkRange]]
+    sf: Any, pg: psycopg.Connection[Any], spec: ChecksumSpec, ranges: list[tuple[int, ChunkRange]]
 ) -> dict[int, compare.Sums]:
     """Checksums of the chunks, a group per query; a group that fails is left to per-chunk
     queries, so the error is reported on its chunk."""
