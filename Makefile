@@ -48,7 +48,7 @@ typecheck: ## mypy --strict on src/
 	$(BIN)/mypy
 
 test: lint typecheck ## lint, type-check and run the default test suite (real fakesnow + PostgreSQL)
-	$(BIN)/pytest -m "not slow" -q
+	$(BIN)/pytest -m "not slow" -q -n 2
 
 test-slow: ## the slow suites (scale, soak, fault injection at scale)
 	$(BIN)/pytest -m slow -q

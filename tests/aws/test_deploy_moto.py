@@ -122,7 +122,7 @@ def test_deploy_creates_updates_in_place_and_destroys(
     )  # fmt: skip
     assert f"created function {name}" in out1
 
-    # IAM: the seed's trust policies and least-privilege inline policies.
+    # IAM: the existing tool's trust policies and least-privilege inline policies.
     lrole = iam_c.get_role(RoleName=f"{name}-lambda-role")["Role"]
     srole = iam_c.get_role(RoleName=f"{name}-states-role")["Role"]
     assert _doc(lrole["AssumeRolePolicyDocument"]) == iam.trust_policy("lambda.amazonaws.com")

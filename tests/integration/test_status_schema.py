@@ -1,4 +1,5 @@
-"""The migration_status schema: the seed's tables and keys exactly, idempotent, concurrent-safe."""
+"""The migration_status schema: the existing tool's tables and keys exactly, idempotent, safe
+to run concurrently."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from snowpg.status.schema import ensure_schema, is_current
 
 pytestmark = pytest.mark.integration
 
-# The seed's DDL verbatim ("PostgreSQL Schema Setup", Step 1): the contract ensure_schema keeps.
+# The existing tool's DDL verbatim ("PostgreSQL Schema Setup", Step 1): the contract ensure_schema keeps.
 SEED_DDL = """
 CREATE SCHEMA IF NOT EXISTS migration_status;
 CREATE TABLE IF NOT EXISTS migration_status.migration_runs (
@@ -97,7 +98,7 @@ EXTRA_COLUMNS = {
 
 
 def _catalog(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    """Columns, constraints and seed index definitions of migration_status, comparable."""
+    """Columns, constraints and the existing tool's index definitions of migration_status."""
     columns = conn.execute(
         """
         SELECT table_name, column_name, ordinal_position, data_type, character_maximum_length,

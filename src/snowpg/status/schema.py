@@ -1,7 +1,8 @@
 """Create or upgrade the ``migration_status`` schema: idempotent and safe to run concurrently.
 
-The DDL lives in ``schema.sql`` (package data). Its first part is the seed's contract (three
-tables, three indexes) with ``IF NOT EXISTS`` added; snowpg's additions follow, additive only.
+The DDL lives in ``schema.sql`` (package data). Its first part is the existing tool's contract
+(three tables, three indexes) with ``IF NOT EXISTS`` added; snowpg's additions follow, additive
+only.
 The views come from :mod:`snowpg.status.views`, beside views of the same names another tool made.
 
 Two processes starting at once both serialise on a transaction-level advisory lock, so the
@@ -36,8 +37,8 @@ SCHEMA_VERSION = f"{views.MARKER_PREFIX} v3"
 # per source, so they cannot collide. 0x736E6F77 is "snow".
 ADVISORY_KEY = (0x736E6F77, 1)
 
-# Columns snowpg adds to the seed's tables; the script runs in one transaction, so their presence
-# (with the indexes) proves it ran to the end.
+# Columns snowpg adds to the existing tool's tables; the script runs in one transaction, so their
+# presence (with the indexes) proves it ran to the end.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "migration_runs": ("source_name", "heartbeat_at"),
     "migration_table_status": (
@@ -127,7 +128,7 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create or upgrade ``migration_status``; commits its own transaction.
 
     Needs CREATE on the database the first time (and ownership of the tables to upgrade a schema
-    made from the seed's script); once the schema is current it only reads the catalog.
+    made from the existing tool's script); once the schema is current it only reads the catalog.
     """
     try:
         if is_current(conn):

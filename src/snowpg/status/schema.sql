@@ -1,12 +1,12 @@
--- snowpg status schema. The three tables and three indexes are the seed's DDL unchanged (plus
--- IF NOT EXISTS); snowpg's own columns and indexes are added after them, additively, so a
--- schema created by hand from the seed's script is upgraded in place and never rewritten. What
+-- snowpg status schema. The three tables and three indexes are the existing tool's DDL unchanged
+-- (plus IF NOT EXISTS); snowpg's own columns and indexes are added after them, additively, so a
+-- schema created by hand from that tool's script is upgraded in place and never rewritten. What
 -- the existing tool's schema file adds (CHECKs on the status words and on completed_at >=
 -- started_at, indexes, comments, views) is kept: snowpg writes only values those CHECKs allow,
 -- and completed_at as greatest(LOCALTIMESTAMP, started_at), so sessions with different TimeZone
 -- settings never write a completion before its start.
--- Times are TIMESTAMP without zone, written as LOCALTIMESTAMP like the seed's CURRENT_TIMESTAMP
--- defaults: the server's local time. Only lease_expires_at is UTC (see its comment).
+-- Times are TIMESTAMP without zone, written as LOCALTIMESTAMP like the existing tool's
+-- CURRENT_TIMESTAMP defaults: the server's local time. Only lease_expires_at is UTC (see its comment).
 -- Run by snowpg.status.schema.ensure_schema inside one transaction under an advisory lock.
 
 CREATE SCHEMA IF NOT EXISTS migration_status;

@@ -13,7 +13,7 @@ The run report's reads are :mod:`snowpg.status.collect`'s.
 
 Functions marked "own txn" commit (and roll back on error); "caller txn" ones never commit.
 Times are TIMESTAMP without zone written as LOCALTIMESTAMP, the server's local time, matching the
-seed's CURRENT_TIMESTAMP defaults (``lease_expires_at`` alone is UTC, see claims.py).
+existing tool's CURRENT_TIMESTAMP defaults (``lease_expires_at`` alone is UTC, see claims.py).
 psycopg errors propagate unchanged; the run translates them.
 """
 
