@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
-from snowpg.model import ColumnMapping, SourceTable, TablePlan
+from snowpg.model import SourceTable, TablePlan
 from snowpg.plan import boundaries, columns, sizing, watermark
 from snowpg.postgres import introspect
 from snowpg.snowflake import catalog
@@ -134,7 +134,3 @@ def _check_configured_columns(src: SourceTable, table: TableConfig) -> None:
         name: str | None = getattr(table, field_name)
         if name:
             catalog.check_columns_exist(src, [name], f"{field_name} of table {table.source}")
-
-
-def describe_mappings(mappings: Sequence[ColumnMapping]) -> list[str]:
-    return [f"{m.source} ({m.source_type}) -> {m.target} {m.pg_type}" for m in mappings]

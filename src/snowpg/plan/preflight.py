@@ -69,16 +69,6 @@ def check_tables(
     return out
 
 
-def plan_source(
-    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
-) -> list[TablePlan]:
-    """Plan the selected tables of a source without writing anything anywhere; raises one
-    error naming every problem (as ``migrate`` would refuse them)."""
-    checked = preflight_source(settings, source, tables_filter)
-    checked.raise_if_any()
-    return list(checked.plans.values())
-
-
 def preflight_source(
     settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
 ) -> Preflight:
