@@ -111,8 +111,9 @@ def test_ctrl_c_during_migrate_hands_the_chunks_back_and_the_rerun_completes(
         make_config(sf_database, pg_database, [{"source": "ORDERS"}], batch_size=500),
     )
     if isinstance(fakesnow_server, StandinServer):
-        # 0.1 s more per query, so a loaded machine cannot finish the run before the Ctrl-C
-        fakesnow_server.control(execution_s=0.1)
+        # 0.3 s more per query, so a loaded machine (the suite runs in 2 processes) cannot
+        # finish the run's 80 chunks between seeing 2 of them done and the Ctrl-C
+        fakesnow_server.control(execution_s=0.3)
     proc = subprocess.Popen(
         [SNOWPG, "migrate", "--config", str(cfg)],
         env={**os.environ, **server_env, "PYTHONUNBUFFERED": "1"},
