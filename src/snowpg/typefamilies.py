@@ -49,6 +49,10 @@ ORDERABLE_TYPES = frozenset(
     + DATE_TYPES + TIME_TYPES + TIMESTAMP_TYPES
 )  # fmt: skip
 
+# Key types whose order PostgreSQL reproduces exactly (text compared with COLLATE "C"), so a key
+# range means the same rows on both sides: the keys of incremental delete checks.
+EXACT_ORDER_KEY_TYPES = frozenset(FIXED_TYPES + TEXT_TYPES + DATE_TYPES)
+
 Family = Literal[
     "number", "float", "text", "binary", "bool", "date", "time", "timestamp", "json", "other"
 ]

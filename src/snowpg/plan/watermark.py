@@ -31,15 +31,9 @@ from snowpg.snowflake import statements
 from snowpg.snowflake.catalog import check_columns_exist
 from snowpg.snowflake.watermarks import high_watermark
 from snowpg.status.watermarks import recorded_high
+from snowpg.typefamilies import EXACT_ORDER_KEY_TYPES, base_type
 
 log = logging.getLogger("snowpg.plan.watermark")
-
-# Key types whose order PostgreSQL reproduces exactly (text compared with COLLATE "C"), so a
-# delete check's key range means the same rows on both sides.
-DELETE_KEY_TYPES = (
-    "NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT",
-    "TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER", "DATE",
-)  # fmt: skip
 
 
 def is_incremental(table: TableConfig) -> bool:
@@ -199,7 +193,7 @@ def _delete_chunks(
     for k in keys:
         col = src.column(k)
         assert col is not None
-        if col.data_type.upper() not in DELETE_KEY_TYPES:
+        if base_type(col.data_type) not in EXACT_ORDER_KEY_TYPES:
             raise ConfigError(
                 f"{what}: uniqueness column {k!r} has type {col.data_type}; delete checks "
                 "support number, text and date keys",

@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from snowpg.model import ChunkRange, TablePlan
+from snowpg.typefamilies import DATE_TYPES, FIXED_TYPES, TEXT_TYPES, base_type
 
 log = logging.getLogger("snowpg.postgres.merge")
 
@@ -33,10 +34,9 @@ KEYS = "snowpg_keys"
 
 # Snowflake key types -> the PostgreSQL type a delete check casts range bounds to.
 _PG_BOUND_TYPES = {
-    "DATE": "date",
-    **{t: "numeric" for t in ("NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT")},
-    **{t: "numeric" for t in ("SMALLINT", "TINYINT", "BYTEINT")},
-    **{t: "text" for t in ("TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER")},
+    **{t: "numeric" for t in FIXED_TYPES},
+    **{t: "text" for t in TEXT_TYPES},
+    **{t: "date" for t in DATE_TYPES},
 }
 
 
@@ -164,7 +164,7 @@ def key_range(
     exprs: list[sql.Composable] = []
     kinds: list[str] = []
     for col, sf_type in zip(rng.columns, rng.types, strict=True):
-        kind = _PG_BOUND_TYPES.get(sf_type.split("(", 1)[0].strip().upper())
+        kind = _PG_BOUND_TYPES.get(base_type(sf_type))
         if kind is None:
             raise ValueError(f"delete check: unsupported key type {sf_type}")
         ident = sql.Identifier("t", names[col])
