@@ -14,7 +14,6 @@ their reconnect-with-backoff live in :mod:`snowpg.copy.connections`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Any
@@ -195,12 +194,7 @@ class Worker(WorkerConnections):
         """Record a transient failure, wait out the backoff; the chunk's retry count after it."""
         before = retries
         retries = self._with_pg_retry(
-            functools.partial(
-                _record_retry,
-                claim=claim,
-                message=message,
-                lease=self.ctx.settings.lease_seconds,
-            ),
+            lambda conn: store.record_retry(conn, claim, message, self.ctx.settings.lease_seconds),
             "recording a retry",
         )
         # Counted as the status row counts it: not when the claim was gone.
@@ -221,9 +215,7 @@ class Worker(WorkerConnections):
         self, claim: ClaimedChunk, job: TableJob, message: str, extra: dict[str, Any]
     ) -> None:
         """The chunk failed for good: marked failed; the run goes on with the others."""
-        self._with_pg_retry(
-            functools.partial(_fail_chunk, claim=claim, message=message), "failing a chunk"
-        )
+        self._with_pg_retry(lambda conn: store.fail_chunk(conn, claim, message), "failing a chunk")
         self.stats.chunks_failed += 1
         self.stats.errors.append(f"{job.display_name} chunk {claim.key.chunk_id}: {message}")
         self.ctx.progress.chunk_failed(job.display_name, claim.key.chunk_id, message)
@@ -346,13 +338,3 @@ class Worker(WorkerConnections):
 
 class _LostClaim(Exception):
     """The chunk's lease moved to another worker before this one locked it."""
-
-
-def _record_retry(
-    conn: psycopg.Connection[Any], *, claim: ClaimedChunk, message: str, lease: int
-) -> int:
-    return store.record_retry(conn, claim, message, lease)
-
-
-def _fail_chunk(conn: psycopg.Connection[Any], *, claim: ClaimedChunk, message: str) -> None:
-    store.fail_chunk(conn, claim, message)

@@ -20,9 +20,6 @@ from snowpg.model import ChunkRange
 from snowpg.postgres.checksums import pg_checksums, pg_row_hashes, pg_rows
 from snowpg.snowflake import reader
 from snowpg.snowflake.checksums import sf_checksums, sf_row_hashes, sf_rows
-from snowpg.status import store
-from snowpg.status.rows import ChunkKey, TableKey
-from snowpg.status.schema import Conn
 from snowpg.verify import jsontext, queries
 
 # Chunks whose checksums one query computes (one scan of the table per group of chunks).
@@ -190,16 +187,6 @@ def verify_chunk(
 
 
 # status rows -------------------------------------------------------------------------------
-
-
-def record_chunk(conn: Conn, key: ChunkKey, result: ChunkResult) -> None:
-    """Store the chunk's verification outcome (own txn)."""
-    store.mark_chunk_verified(conn, key, result.status, result.detail())
-
-
-def record_table(conn: Conn, key: TableKey, status: str, detail: dict[str, Any]) -> None:
-    """Store the table's verification outcome (own txn)."""
-    store.mark_table_verified(conn, key, status, detail)
 
 
 def table_status(results: Sequence[ChunkResult]) -> str:

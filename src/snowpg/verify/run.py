@@ -298,12 +298,17 @@ def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableRe
                 res.target_rows,
                 extra={**extra, "chunk_id": res.chunk_id},
             )
-        _record(pg, functools.partial(compare.record_chunk, key=chunk.key, result=res))
+        _record(
+            pg,
+            functools.partial(
+                store.mark_chunk_verified, key=chunk.key, status=res.status, detail=res.detail()
+            ),
+        )
         result.chunks.append(res)
     result.status = compare.table_status(result.chunks)
     result.seconds = time.monotonic() - started
     detail = result.detail()
-    _record(pg, lambda c: compare.record_table(c, row.key, result.status, detail))
+    _record(pg, lambda c: store.mark_table_verified(c, row.key, result.status, detail))
     log.info(
         "verified %s: %s (%d chunks, %d rows)",
         row.key.source_table,
