@@ -46,18 +46,35 @@ def run(request: Request, settings: Settings, context: LambdaContext | None) -> 
 def validate_config(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
+    """The sources and their tables; a discovering source (``"tables": "*"``, include_tables)
+    reads its Snowflake schema's catalog (one statement) to list them, others connect nowhere."""
+    from snowpg.plan import discovery
+
     out = []
     for src in sources:
-        tables = src.select_tables(list(request.tables_filter or ()) or None)
-        out.append(
-            {
-                "source_name": src.source_name,
-                "enabled": src.enabled,
-                "source": f"{src.source_sf_database}.{src.source_sf_schema}",
-                "target": f"{src.target_pg_database}.{src.target_pg_schema}",
-                "tables": [t.source for t in tables],
+        wanted = list(request.tables_filter or ()) or None
+        entry: dict[str, Any] = {
+            "source_name": src.source_name,
+            "enabled": src.enabled,
+            "source": f"{src.source_sf_database}.{src.source_sf_schema}",
+            "target": f"{src.target_pg_database}.{src.target_pg_schema}",
+        }
+        if src.discovers:
+            catalog = discovery.fetch_catalog(settings, src)
+            found = discovery.discover(src, catalog)
+            tables = discovery.resolve_tables(src, catalog, wanted)
+            entry["discovery"] = {
+                "include_tables": src.include_tables,
+                "exclude_tables": src.exclude_tables or [],
+                "include_views": src.include_views,
+                "skipped_views": found.skipped_views,
+                "excluded": found.excluded,
+                "unmatched_patterns": found.unmatched,
             }
-        )
+        else:
+            tables = src.select_tables(wanted)
+        entry["tables"] = [t.source for t in tables]
+        out.append(entry)
     return {"status": "completed", "message": "configuration is valid", "sources": out}
 
 

@@ -16,6 +16,7 @@ import psycopg
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig
+from snowpg.plan import discovery
 from snowpg.postgres import connection
 from snowpg.run import lifecycle
 from snowpg.run.jobs import jobs_for
@@ -64,8 +65,11 @@ def _migrate_source(
     on_run_ready: Callable[..., Any] | None,
 ) -> RunSummary:
     started = time.monotonic()
+    config_hash = settings.config_hash(source)  # of the config text, before discovery
+    # DISCOVERY (interim, until the start-up plans from its own schema catalog): one connection,
+    # one describe_schema when the source has "tables": "*" / include_tables; none otherwise.
+    source = discovery.resolve_source(settings, source)
     selected = source.select_tables(options.tables_filter)
-    config_hash = settings.config_hash(source)
     admin, opened = lifecycle.start(settings, source, selected, config_hash, options)
     try:
         if opened.already_complete is not None:
