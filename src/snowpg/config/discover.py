@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from snowpg.config.fields import match_name
 from snowpg.config.sources import SourceConfig, target_clash
 from snowpg.config.tables import TableConfig
 from snowpg.errors import ConfigError
@@ -51,19 +50,20 @@ def expand(source: SourceConfig, names_and_kinds: Iterable[tuple[str, str]]) -> 
         return Expansion(explicit)
     include = source.include_tables or []
     exclude = source.exclude_tables or []
-    explicit_names = [t.source for t in explicit]
+    schema = sorted(names_and_kinds)
+    claimed = _claimed([name for name, _ in schema], [t.source for t in explicit])
     used: set[str] = set()
     discovered: list[str] = []
     views: list[str] = []
     excluded: list[str] = []
-    for name, kind in sorted(names_and_kinds):
+    for name, kind in schema:
         hit = [p for p in include if matches(name, [p])]
         if not hit:
             continue
         used.update(hit)
         dropped_by = [p for p in exclude if matches(name, [p])]
         used.update(dropped_by)
-        if match_name(name, explicit_names) is not None:
+        if name in claimed:
             continue  # the explicit entry stands for it
         if dropped_by:
             excluded.append(name)
@@ -83,6 +83,20 @@ def expand(source: SourceConfig, names_and_kinds: Iterable[tuple[str, str]]) -> 
         )
     unmatched = [p for p in [*include, *exclude] if p not in used]
     return Expansion(tables, discovered, views, excluded, unmatched)
+
+
+def _claimed(names: Sequence[str], explicit: Sequence[str]) -> set[str]:
+    """The schema names the explicit entries stand for: the exact name, else the one name
+    equal ignoring case (as the catalog finds a table)."""
+    out: set[str] = set()
+    for entry in explicit:
+        if entry in names:
+            out.add(entry)
+            continue
+        folded = [n for n in names if n.upper() == entry.upper()]
+        if len(folded) == 1:
+            out.add(folded[0])
+    return out
 
 
 def discovered_tables(
