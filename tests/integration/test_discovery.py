@@ -86,11 +86,23 @@ def test_patterns_and_explicit_entries_choose_the_tables(
 
     planned = run_cli("plan", "--config", str(cfg), "--json", env=server_env)
     assert planned.returncode == 0, planned.stderr
-    plans = {p["source"]: p for p in json.loads(planned.stdout)}
+    plans = {p["source_table"]: p for p in json.loads(planned.stdout)}
     assert set(plans) == {
         f"{sf_database}.PUBLIC.{n}" for n in ("TMP_X", "FACT_A", "FACT_B", "DIM_Y")
     }
     assert "'NOTHING_*' matches no table" in planned.stderr
+    assert "'TMP_*' (exclude_tables) matches none" in planned.stderr
+
+    views = dict(config)
+    views["sources"] = [{**config["sources"][0], "include_views": True}]
+    with_views = run_cli(
+        "plan", "--config", str(write_config(tmp_path / "v.json", views)), "--json",
+        env=server_env,
+    )  # fmt: skip
+    assert with_views.returncode == 0, with_views.stderr
+    assert f"{sf_database}.PUBLIC.FACT_V" in {
+        p["source_table"] for p in json.loads(with_views.stdout)
+    }
 
     result = run_cli("migrate", "--config", str(cfg), env=server_env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -102,15 +114,6 @@ def test_patterns_and_explicit_entries_choose_the_tables(
             " WHERE source_table = 'TMP_X'"
         ).fetchone()
     assert chunks is not None and chunks[0] == 5  # 30 rows in chunks of the entry's batch_size 7
-
-    views = dict(config)
-    views["sources"] = [{**config["sources"][0], "include_views": True}]
-    with_views = run_cli(
-        "plan", "--config", str(write_config(tmp_path / "v.json", views)), "--json",
-        env=server_env,
-    )  # fmt: skip
-    assert with_views.returncode == 0, with_views.stderr
-    assert f"{sf_database}.PUBLIC.FACT_V" in {p["source"] for p in json.loads(with_views.stdout)}
 
 
 def test_init_writes_a_config_that_validates_and_migrates(

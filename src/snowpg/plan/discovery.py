@@ -36,10 +36,14 @@ def discover(
     if not source.discovers:
         return found
     for pattern in found.unmatched:
+        what = "matches no table of"
+        if pattern not in (source.include_tables or []):
+            what = "(exclude_tables) matches none of the tables include_tables takes from"
         log.warning(
-            "source %s: pattern %r matches no table of %s.%s",
+            "source %s: pattern %r %s %s.%s",
             source.source_name,
             pattern,
+            what,
             catalog.database,
             catalog.schema,
         )
