@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from snowpg.aws import secrets
+from snowpg.aws.handler import lambda_handler
 from tests.fixtures.migration import count_rows, make_config, run_cli, write_config
 
 pytestmark = pytest.mark.integration
@@ -66,6 +68,7 @@ def test_star_migrates_50_tables_with_no_per_table_config(
 
 
 def test_patterns_and_explicit_entries_choose_the_tables(
+    monkeypatch: pytest.MonkeyPatch,
     sf_conn: Any,
     sf_database: str,
     pg_dsn: str,
@@ -92,6 +95,16 @@ def test_patterns_and_explicit_entries_choose_the_tables(
     }
     assert "'NOTHING_*' matches no table" in planned.stderr
     assert "'TMP_*' (exclude_tables) matches none" in planned.stderr
+
+    monkeypatch.setenv("SNOWPG_CONFIG", str(cfg))
+    secrets.clear_cache()
+    answer = lambda_handler({"action": "validate_config"}, None)
+    assert answer["statusCode"] == 200, answer
+    (listed,) = answer["body"]["sources"]
+    assert listed["tables"] == ["TMP_X", "DIM_Y", "FACT_A", "FACT_B"]
+    assert listed["discovery"]["skipped_views"] == ["FACT_V"]
+    assert listed["discovery"]["excluded"] == ["FACT_B_BAK"]
+    assert listed["discovery"]["unmatched_patterns"] == ["NOTHING_*", "TMP_*"]
 
     views = dict(config)
     views["sources"] = [{**config["sources"][0], "include_views": True}]

@@ -81,7 +81,12 @@ def init_command(
         target_schema=target_schema or catalog.schema.lower(),
         connections=blocks,
     )
-    output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    try:
+        output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {output}: {exc.strerror}", hint="choose another --output path"
+        ) from None
     for s in suggestions:
         out_console.print(_line(s), highlight=False, markup=False)
     skipped = [v.name for v in views if not include_views]
