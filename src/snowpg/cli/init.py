@@ -23,16 +23,16 @@ def init_command(
     target_database: Annotated[
         str | None,
         typer.Option(
-            "--target-database", help="PostgreSQL database [default: --database lower-cased]"
+            "--target-database", help="PostgreSQL database (default: --database lower-cased)"
         ),
     ] = None,
     target_schema: Annotated[
         str | None,
-        typer.Option("--target-schema", help="PostgreSQL schema [default: --schema lower-cased]"),
+        typer.Option("--target-schema", help="PostgreSQL schema (default: --schema lower-cased)"),
     ] = None,
     source_name: Annotated[
         str | None,
-        typer.Option("--source-name", help="the source's name [default: --schema lower-cased]"),
+        typer.Option("--source-name", help="the source's name (default: --schema lower-cased)"),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path(
         "config.json"
@@ -46,7 +46,7 @@ def init_command(
         typer.Option(
             "--config",
             "-c",
-            help="take the snowflake (and postgres) blocks from this file [default: environment]",
+            help="take the snowflake (and postgres) blocks from this file (default: environment)",
         ),
     ] = None,
 ) -> None:

@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from snowpg.config import Settings
 from snowpg.model import SourceTable
 from snowpg.names import shorten
 from snowpg.typefamilies import DATE_TYPES, FIXED_TYPES, TIMESTAMP_TYPES, base_type
 
 CHUNK_SOURCE_BYTES = 16 * 1024 * 1024  # about one compressed micro-partition
-MIN_BATCH = 20_000  # the default batch_size (config.Settings)
+MIN_BATCH: int = Settings.model_fields["batch_size"].default
 MAX_BATCH = 500_000
 _KEY_TYPES = frozenset(FIXED_TYPES + DATE_TYPES + TIMESTAMP_TYPES)
 _PLAIN_NAME = re.compile(r"^[A-Z_][A-Z0-9_$]*$")
