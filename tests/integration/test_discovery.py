@@ -11,6 +11,7 @@ import pytest
 
 from snowpg.aws import secrets
 from snowpg.aws.handler import lambda_handler
+from snowpg.demo.servers import StandinServer
 from tests.fixtures.migration import count_rows, make_config, run_cli, write_config
 
 pytestmark = pytest.mark.integration
@@ -36,6 +37,7 @@ def _create(sf_conn: Any, name: str, rows: int, key: bool = True) -> None:
 
 
 def test_star_migrates_50_tables_with_no_per_table_config(
+    fakesnow_server: StandinServer,
     sf_conn: Any,
     sf_database: str,
     pg_dsn: str,
@@ -43,6 +45,8 @@ def test_star_migrates_50_tables_with_no_per_table_config(
     server_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
+    if not isinstance(fakesnow_server, StandinServer):
+        pytest.fail("this test reads the stand-in's query log (unset SNOWPG_TEST_SNOWFLAKE)")
     expected = {f"T_{i:02d}": 10 + i for i in range(50)}
     for name, rows in expected.items():
         _create(sf_conn, name, rows, key=int(name[2:]) % 5 != 0)  # every 5th has no key
@@ -55,9 +59,13 @@ def test_star_migrates_50_tables_with_no_per_table_config(
     assert checked.returncode == 0, checked.stderr
     assert 'tables matching "*" (views skipped), found when it runs' in checked.stdout
 
+    before = fakesnow_server.stats()["queries"]
     result = run_cli("migrate", "--config", str(cfg), env=server_env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 view(s) skipped" in result.stderr and "V_ALL" in result.stderr
+    asked = fakesnow_server.queries(before)
+    print(f"{len(asked)} Snowflake queries for 50 tables")
+    assert sum("->>" in q for q in asked) == 1  # discovery: one catalog statement for the schema
     assert _pg_tables(pg_dsn) == {name.lower() for name in expected}
     for name, rows in expected.items():
         assert count_rows(pg_dsn, "public", name.lower()) == (rows, rows), name
