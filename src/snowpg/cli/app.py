@@ -105,7 +105,7 @@ def plan(
     """Show how each table would be copied (columns, chunks, row estimates); copy nothing."""
     from snowpg.cli.render import plan_json, print_plan
     from snowpg.plan.discovery import resolve_source
-    from snowpg.plan.preflight import preflight_source
+    from snowpg.plan.source_plan import preflight_source
 
     settings = load_config(config)
     out: list[dict[str, Any]] = []
