@@ -206,7 +206,11 @@ def _discovered(
     if resumed and existing is not None:
         recorded = existing.metadata.get("discovered_tables")
     elif existing is None and not options.no_resume and options.resume_run_id is None:
-        last = store.latest_run(admin, source.source_name) if collect.has_status_schema(admin) else None
+        last = (
+            store.latest_run(admin, source.source_name)
+            if collect.has_status_schema(admin)
+            else None
+        )
         admin.commit()
         if last is not None and last.status == "completed":
             recorded = last.metadata.get("discovered_tables")

@@ -16,7 +16,6 @@ import psycopg
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig
-from snowpg.plan import discovery
 from snowpg.postgres import connection
 from snowpg.run import lifecycle
 from snowpg.run.jobs import jobs_for
