@@ -89,12 +89,7 @@ def with_tables(
     hash follows the config text, not the schema's contents."""
     if not source.discovers:
         return source
-    tables = discover(source, catalog, fixed).tables
-    out = source.model_copy(
-        update={"tables": tables, "include_tables": None, "exclude_tables": None}
-    )
-    out.use_identifier_case(source.identifier_case)
-    return out
+    return _written_out(source, discover(source, catalog, fixed).tables)
 
 
 def with_names(source: SourceConfig, names: Sequence[str]) -> SourceConfig:
@@ -102,7 +97,10 @@ def with_names(source: SourceConfig, names: Sequence[str]) -> SourceConfig:
     no catalog needed, and tables made in Snowflake since are left to the next run."""
     if not source.discovers:
         return source
-    tables = expand(source, [(n, "BASE TABLE") for n in names]).tables
+    return _written_out(source, expand(source, [(n, "BASE TABLE") for n in names]).tables)
+
+
+def _written_out(source: SourceConfig, tables: list[TableConfig]) -> SourceConfig:
     out = source.model_copy(
         update={"tables": tables, "include_tables": None, "exclude_tables": None}
     )
