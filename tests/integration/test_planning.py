@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from snowpg.errors import ConfigError
-from snowpg.model import Chunk, SourceTable
+from snowpg.model import Chunk, ChunkRange, SourceTable
 from snowpg.plan.boundaries import choose_chunking_columns, plan_chunks
 from snowpg.snowflake import reader
 from snowpg.snowflake.catalog import describe_table
@@ -65,16 +65,17 @@ def test_int_primary_key_10k_rows(sf_conn: Any, sf_database: str) -> None:
     assert len(chunks) == 10
     assert chunks[0].range.lower is None and chunks[-1].range.upper is None
     counts = assert_partition(sf_conn, t, chunks)
-    assert counts == [1000] * 10
-    assert [c.estimated_rows for c in chunks] == counts
+    # ids fill a third of their range, so the cuts come from a sample: near, not exactly, even.
+    assert all(700 <= n <= 1300 for n in counts), counts
+    assert sum(c.estimated_rows for c in chunks) == 10000
     # Reading every chunk returns each id exactly once.
     seen: list[int] = []
-    for c in chunks:
+    for c, expected in zip(chunks, counts, strict=True):
         got = 0
         for batch in reader.read_chunk(sf_conn, *select_chunk_sql(t, ["ID"], None, c.range)):
             got += batch.num_rows
             seen.extend(batch.column("ID").to_pylist())
-        assert got == c.estimated_rows
+        assert got == expected
     assert len(seen) == len(set(seen)) == 10000
 
 
@@ -126,7 +127,8 @@ def test_two_column_key(sf_conn: Any, sf_database: str) -> None:
     assert len(chunks) == 6
     # Boundaries fall inside one region, so the second column matters.
     assert any(c.range.lower is not None and c.range.lower[1] != "0" for c in chunks)
-    assert assert_partition(sf_conn, t, chunks) == [500] * 6
+    counts = assert_partition(sf_conn, t, chunks)
+    assert all(300 <= n <= 700 for n in counts), counts
 
 
 def test_date_key_with_duplicates_and_nulls(sf_conn: Any, sf_database: str) -> None:
@@ -178,7 +180,7 @@ def test_no_primary_key_uses_most_distinct_column(sf_conn: Any, sf_database: str
     )
     cols, method = choose_chunking_columns(t, None, conn=sf_conn)
     assert cols == ("CODE",)
-    assert method == "range:CODE (no primary key; most distinct column)"
+    assert method == "range:CODE (no primary key; most distinct column of a sample)"
     chunks, _ = plan_chunks(sf_conn, t, cols, None, 400)
     assert len(chunks) == 3
     assert_partition(sf_conn, t, chunks)
@@ -202,14 +204,21 @@ def test_no_usable_key_is_one_whole_table_chunk(sf_conn: Any, sf_database: str) 
 
 def test_empty_and_small_tables(sf_conn: Any, sf_database: str) -> None:
     t = _make(sf_conn, sf_database, "create table E (id int primary key)", "select 1", "E")
+    assert t.row_count == 0 and not t.column("ID").nullable  # type: ignore[union-attr]
+    # The catalog says it fits one chunk: one open range over the NOT NULL key, no query.
     chunks, how = plan_chunks(sf_conn, t, ["ID"], None, 1000)
-    assert len(chunks) == 1 and chunks[0].range.lower is None and chunks[0].range.upper is None
-    assert how == "whole-table"
+    assert len(chunks) == 1 and chunks[0].range == ChunkRange(("ID",), ("NUMBER(38,0)",))
+    assert how == "range:ID"
     cur = sf_conn.cursor()
     cur.execute("insert into E select seq4() from table(generator(rowcount => 20))")
+    # The open range holds rows the (stale) catalog count did not know about.
     chunks, how = plan_chunks(sf_conn, t, ["ID"], None, 1000)
     assert how == "range:ID" and len(chunks) == 1 and chunks[0].range.columns == ("ID",)
     assert assert_partition(sf_conn, t, chunks) == [20]
+    # Counted (a filter is given): an empty table is one whole-table chunk.
+    empty = _make(sf_conn, sf_database, "create table E2 (id int)", "select 1", "E2")
+    chunks, how = plan_chunks(sf_conn, empty, ["ID"], "ID > 0", 1000)
+    assert how == "whole-table" and chunks[0].range == ChunkRange()
 
 
 def test_configured_columns_are_checked(sf_conn: Any, sf_database: str) -> None:
