@@ -139,15 +139,19 @@ def _fits_one_chunk_unmeasured(
     source_filter: str | None,
     batch_size: int | None,
     max_chunk_mb: float,
+    threads: int,
 ) -> bool:
     """True when the catalog alone shows the table is one chunk: no filter, a known row count,
-    within ``batch_size`` and, at the guessed row width, within ``max_chunk_mb``."""
+    and one chunk at the guessed (generous) row width."""
     rows = table.row_count
     if rows is None or (source_filter and source_filter.strip()):
         return False
-    if batch_size is not None and rows > batch_size:
-        return False
-    return rows * guessed_row_bytes(table, columns) <= max_chunk_mb * MIB
+    if batch_size is not None:
+        return rows <= batch_size and rows * guessed_row_bytes(table, columns) <= max_chunk_mb * MIB
+    return (
+        byte_sized_rows(guessed_row_bytes(table, columns), max_chunk_mb, threads).chunk_count(rows)
+        <= 1
+    )
 
 
 def plan_chunk_rows(
@@ -161,7 +165,7 @@ def plan_chunk_rows(
 ) -> ChunkRows:
     """Rows per chunk for ``table`` (see the module docstring). No query when the catalog shows
     the table fits one chunk; else one small ``LIMIT`` sample when it has variable columns."""
-    if _fits_one_chunk_unmeasured(table, columns, source_filter, batch_size, max_chunk_mb):
+    if _fits_one_chunk_unmeasured(table, columns, source_filter, batch_size, max_chunk_mb, threads):
         guess = guessed_row_bytes(table, columns)
         if batch_size is not None:
             return ChunkRows(batch_size, None, False)
