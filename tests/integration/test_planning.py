@@ -12,6 +12,7 @@ import pytest
 from snowpg.demo.servers import StandinServer
 from snowpg.errors import ConfigError
 from snowpg.model import Chunk, ChunkRange, SourceTable
+from snowpg.plan import boundaries
 from snowpg.plan.boundaries import choose_chunking_columns, plan_chunks
 from snowpg.snowflake import reader
 from snowpg.snowflake.catalog import describe_table
@@ -343,3 +344,31 @@ def test_zoned_timestamp_key_compares_raw_and_means_the_same_rows(
             old = old.replace(f"AS {c.range.types[0]})", "AS TIMESTAMP_NTZ)")
             query = f"SELECT COUNT(*) FROM {table_ref(t)} WHERE {old}"
             assert reader.run_scalar(sf_conn, query, params) == n, (key, old)
+
+
+def test_block_sample_and_its_fallback_on_a_big_table(
+    fakesnow_server: Any, sf_conn: Any, sf_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not isinstance(fakesnow_server, StandinServer):
+        pytest.fail("this test reads the stand-in's query log (unset SNOWPG_TEST_SNOWFLAKE)")
+    t = _make(
+        sf_conn,
+        sf_database,
+        "create table BIGTEXT (code varchar primary key, n int)",
+        "insert into BIGTEXT select 'k' || (seq4() * 7919 % 60000), seq4()"
+        " from table(generator(rowcount => 60000))",
+        "BIGTEXT",
+    )
+    monkeypatch.setattr(boundaries, "BLOCK_SAMPLE_FROM_ROWS", 10_000)
+    # 0: the floor of 0.001 %, which picks none of the ~30 vectors of 2,048 rows but 1 in ~3,000 runs.
+    for aim, falls_back in ((15_000, False), (0, True)):
+        monkeypatch.setattr(boundaries, "BLOCK_SAMPLE_ROWS", aim)
+        since = fakesnow_server.stats()["queries"]
+        chunks, _ = plan_chunks(sf_conn, t, ["CODE"], None, 6_000)
+        samples = [q for q in fakesnow_server.queries(since) if " ROWS) ORDER BY " in q]
+        assert "SAMPLE SYSTEM (" in samples[0]
+        assert len(samples) == (2 if falls_back else 1), samples
+        if falls_back:
+            assert "SAMPLE SYSTEM" not in samples[1]
+        assert len(chunks) >= 5
+        assert sum(assert_partition(sf_conn, t, chunks)) == 60000
