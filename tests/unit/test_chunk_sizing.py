@@ -40,7 +40,8 @@ def test_byte_sized_chunks_and_the_split_for_workers() -> None:
     assert sized.chunk_count(1_000) == 1  # small: one chunk, whatever the threads
     assert sized.chunk_count(100_000) == 1  # 24 MiB: one 16 MiB-or-more chunk per worker is 1
     assert sized.chunk_count(200_000) == 3  # 49 MiB: three chunks of >= 16 MiB
-    assert sized.chunk_count(2_000_000) == 4  # 488 MiB: four by bytes, four workers
+    assert sized.chunk_count(2_000_000) == 16  # 488 MiB: four by bytes, 4 per worker for 4
+    assert sized.chunk_count(20_000_000) == 39  # 4.8 GiB: by bytes
     assert sized.chunk_count(10**9) == 1908  # 1B rows of 256 B: 1,908 queries, not 50,000
     assert sized.chunk_count(0) == 1
     one_thread = byte_sized_rows(256.0, 128, 1)
@@ -182,8 +183,9 @@ def test_a_dense_integer_key_is_cut_from_metadata_alone() -> None:
         'SELECT AVG(17 + COALESCE(LENGTH(TO_VARCHAR("BODY")), 0) + 4)',
         'SELECT COUNT(*), COUNT("ID"), TO_VARCHAR(MIN("ID")), TO_VARCHAR(MAX("ID"))',
     ]
-    assert len(chunks) == 4  # 3M x 40 B = 114 MiB: one chunk by bytes, split for 4 workers
-    assert [c.range.lower for c in chunks] == [None, ("750001",), ("1500001",), ("2250001",)]
+    assert len(chunks) == 7  # 3M x 40 B = 114 MiB: one chunk by bytes, split into 7 of 16 MiB
+    assert chunks[1].range.lower == (str(1 + 3_000_000 // 7),)
+    assert sum(c.estimated_rows for c in chunks) == 3_000_000
 
 
 def test_a_sparse_key_is_cut_from_a_sample_and_never_sorted() -> None:

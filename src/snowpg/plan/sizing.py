@@ -5,9 +5,9 @@ least the micro-partitions (50-500 MB uncompressed each) that its key range touc
 sized in bytes (docs/OPTIMIZATION.md, "Chunk size"):
 
 * ``batch_size`` unset (the default): a chunk holds up to ``max_chunk_mb`` MiB of Arrow data
-  (default :data:`DEFAULT_CHUNK_MB`), and a table with more than one chunk's worth, or at least
-  ``parallel_threads`` x :data:`MIN_SPLIT_MB` MiB, is cut into at least ``parallel_threads``
-  chunks so every worker gets one;
+  (default :data:`DEFAULT_CHUNK_MB`), and a table is cut into at least
+  :data:`CHUNKS_PER_THREAD` x ``parallel_threads`` chunks while they stay at least
+  :data:`MIN_SPLIT_MB` MiB, so every worker has chunks to overlap;
 * ``batch_size`` set (globally or per table, the existing tool's way): chunks of that many rows,
   capped by ``max_chunk_mb`` for wide rows — exactly what the setting always meant.
 
@@ -37,6 +37,9 @@ SAMPLE_ROWS = 1_000
 MIB = 1024 * 1024
 DEFAULT_CHUNK_MB = 128.0  # Settings.max_chunk_mb's default; docs/OPTIMIZATION.md explains it
 MIN_SPLIT_MB = 16.0  # a table is split across workers only into chunks at least this big
+# Chunks per worker a table is split into (while they stay >= MIN_SPLIT_MB), so the last wave of
+# chunks does not leave workers idle and one worker's Snowflake wait overlaps others' COPY.
+CHUNKS_PER_THREAD = 4
 # Bytes assumed for a variable-width column when deciding, without a query, that a table
 # surely fits one chunk (an over-estimate for typical text; a wrong guess only merges chunks).
 VARIABLE_GUESS_BYTES = 4_096
@@ -52,7 +55,7 @@ class ChunkRows:
     rows: int  # most rows a chunk holds
     row_bytes: float | None  # the estimate it came from (None: not measured)
     capped: bool  # True when the byte cap, not an explicit batch_size, set ``rows``
-    threads: int = 1  # workers to give a chunk each (default sizing only)
+    threads: int = 1  # workers to give chunks to (default sizing only)
     split_rows: int = 0  # rows a chunk keeps at least when split for the workers; 0: no split
 
     def chunk_count(self, rows: int) -> int:
@@ -61,7 +64,7 @@ class ChunkRows:
             return 1
         n = math.ceil(rows / self.rows)
         if self.split_rows > 0:
-            n = max(n, min(self.threads, rows // self.split_rows))
+            n = max(n, min(CHUNKS_PER_THREAD * self.threads, rows // self.split_rows))
         return max(n, 1)
 
 
