@@ -45,7 +45,7 @@ def test_byte_sized_chunks_and_the_split_for_workers() -> None:
     assert sized.chunk_count(10**9) == 1908  # 1B rows of 256 B: 1,908 queries, not 50,000
     assert sized.chunk_count(0) == 1
     one_thread = byte_sized_rows(256.0, 128, 1)
-    assert one_thread.chunk_count(500_000) == 1
+    assert one_thread.chunk_count(500_000) == 4  # 122 MiB: 4 per worker, >= 16 MiB each
     # An explicit row count never splits.
     assert ChunkRows(1000, None, False).chunk_count(12_345) == 13
 
