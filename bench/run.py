@@ -268,7 +268,9 @@ AS_INSTALLED = Path(__file__).resolve().parent / "as_installed"
 
 # "default" means what a user gets without setting anything.
 DEFAULT_THREADS = int(Settings.model_fields["parallel_threads"].default)
-DEFAULT_BATCH = int(Settings.model_fields["batch_size"].default)
+# batch_size is unset by default (chunks sized by max_chunk_mb, plan/sizing.py); the key-range
+# ceiling and the explicit settings rows still need rows per chunk.
+DEFAULT_BATCH = 20_000
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,9 +164,10 @@ def test_minimal_table_defaults() -> None:
     assert t.enabled and not t.truncate_onstart and not t.disable_index
     assert t.chunking_columns is None and t.chunking_column_types is None
     assert t.uniqueness_columns is None and t.source_filter is None
-    assert (s.parallel_threads, s.batch_size, s.max_retry_attempts) == (4, 20_000, 3)
-    assert s.threads_for(t) == 4 and s.batch_size_for(t) == 20_000
-    assert s.max_chunk_mb_for(t) == 8
+    # batch_size unset: chunks are sized by max_chunk_mb (plan/sizing.py).
+    assert (s.parallel_threads, s.batch_size, s.max_retry_attempts) == (4, None, 3)
+    assert s.threads_for(t) == 4 and s.batch_size_for(t) is None
+    assert s.max_chunk_mb_for(t) == 128
     assert s.insert_only_for(t) is False
     assert s.log_level == "INFO" and s.migration_version is None
 

@@ -1,4 +1,4 @@
-"""What `snowpg init` proposes for each table: key, batch size, entry, the whole file."""
+"""What `snowpg init` proposes for each table: key, chunk estimate, entry, the whole file."""
 
 from __future__ import annotations
 
@@ -38,16 +38,19 @@ def test_key_is_the_primary_key_else_the_first_not_null_number_date_or_timestamp
     assert suggest.suggest_key(nothing) == ((), "chosen when planning")
 
 
-def test_batch_size_aims_at_16_mib_of_storage_per_chunk() -> None:
-    mib = 1024 * 1024
-    assert suggest.suggest_batch_size(None, None) is None
-    assert suggest.suggest_batch_size(20_000, 500 * mib) is None  # one default chunk
-    # 10M rows in 400 MiB: 16 MiB hold 400,000 rows.
-    assert suggest.suggest_batch_size(10_000_000, 400 * mib) == 400_000
-    # 3M rows in 700 MiB: 16 MiB hold 68,571 rows, written with two significant digits.
-    assert suggest.suggest_batch_size(3_000_000, 700 * mib) == 68_000
-    assert suggest.suggest_batch_size(1_000_000_000, mib) == suggest.MAX_BATCH
-    assert suggest.suggest_batch_size(1_000_000, 100_000 * mib) is None  # wide rows: default
+def test_chunks_estimate_the_default_sizing_from_the_catalog() -> None:
+    cols = (_col("ID", "NUMBER", 1, False), _col("AMOUNT", "NUMBER(12,2)", 2))
+    unknown = suggest.Suggestion(_table("U", *cols), "u", ("ID",), "primary key")
+    assert unknown.chunks is None
+    small = suggest.Suggestion(_table("S", *cols, row_count=1_000), "s", ("ID",), "primary key")
+    assert small.chunks == 1
+    # NUMBER without a declared precision is 38 digits: 16 + 1 bytes a column, 34 a row.
+    # 128 MiB hold 3,947,580 rows, 16 MiB 493,447. 10M rows: ceil(10M / 3,947,580) = 3 chunks,
+    # raised to min(4 x 4 threads, 10M // 493,447 = 20) = 16.
+    big = suggest.Suggestion(_table("B", *cols, row_count=10_000_000), "b", ("ID",), "primary key")
+    assert big.chunks == 16
+    huge = suggest.Suggestion(_table("H", *cols, row_count=1_000_000_000), "h", ("ID",), "x")
+    assert huge.chunks == 254  # ceil(1e9 / 3,947,580): more than the split needs
 
 
 def test_entries_load_as_a_config_with_unique_targets_and_quoted_names() -> None:
@@ -61,8 +64,12 @@ def test_entries_load_as_a_config_with_unique_targets_and_quoted_names() -> None
     entries = [s.entry() for s in found]
     assert entries[0] == {"enabled": True, "source": "ORDERS", "target": "orders"}
     assert entries[1]["chunking_columns"] == ["D"]
-    assert entries[2]["source"] == '"big"' and entries[2]["batch_size"] == 400_000
-    assert found[2].chunks == 25
+    assert entries[2] == {
+        "enabled": True,
+        "source": '"big"',
+        "target": "big",
+        "chunking_columns": ["ID"],
+    }
     doc = suggest.config_for(
         found,
         source_name="s",
@@ -75,4 +82,4 @@ def test_entries_load_as_a_config_with_unique_targets_and_quoted_names() -> None
     src = settings.sources[0]
     assert [t.source for t in src.tables] == ["ORDERS", "Orders", "big"]
     assert [t.target_name for t in src.tables] == ["orders", "orders_2", "big"]
-    assert src.tables[2].batch_size == 400_000
+    assert src.tables[2].batch_size is None  # the default sizing decides when planning

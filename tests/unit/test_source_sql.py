@@ -19,14 +19,16 @@ import snowflake.connector.errors as sf_errors
 from snowpg.errors import SourceError, SourceUnavailable, TransientError
 from snowpg.logs import register_secrets
 from snowpg.model import ChunkRange, SourceColumn, SourceTable
-from snowpg.plan.chunking import ranges_from_boundaries
+from snowpg.plan.chunking import ranges_from_boundaries, sample_cuts
 from snowpg.snowflake.errors import translate_sf_error
 from snowpg.snowflake.statements import (
-    boundary_sql,
     chunk_predicate,
     count_sql,
+    key_sample_sql,
+    key_stats_sql,
     qualified,
     quote_ident,
+    sample_distinct_sql,
     select_chunk_sql,
 )
 
@@ -83,8 +85,10 @@ def test_predicate_nulls_chunk() -> None:
 def test_predicate_two_columns_expands_tuple_comparison() -> None:
     r = ChunkRange(("a", "b"), ("NUMBER(38,0)", "VARCHAR"), lower=("1", "x"), upper=("5", "y"))
     sql, params = chunk_predicate(r)
+    # The leading column's own range comes first: a pruner cannot see through the OR chains.
     assert sql == (
         '"a" IS NOT NULL AND "b" IS NOT NULL'
+        ' AND "a" >= CAST(%(p0)s AS NUMBER(38,0)) AND "a" <= CAST(%(p2)s AS NUMBER(38,0))'
         ' AND ("a" > CAST(%(p0)s AS NUMBER(38,0)) OR ("a" = CAST(%(p0)s AS NUMBER(38,0))'
         ' AND "b" >= CAST(%(p1)s AS VARCHAR)))'
         ' AND ("a" < CAST(%(p2)s AS NUMBER(38,0)) OR ("a" = CAST(%(p2)s AS NUMBER(38,0))'
@@ -93,12 +97,25 @@ def test_predicate_two_columns_expands_tuple_comparison() -> None:
     assert params == {"p0": "1", "p1": "x", "p2": "5", "p3": "y"}
 
 
-def test_predicate_timestamp_tz_compares_in_utc() -> None:
-    sql, _ = chunk_predicate(ChunkRange(("t",), ("TIMESTAMP_TZ",), lower=("2020-01-01 00:00:00",)))
-    assert (
-        "CAST(CONVERT_TIMEZONE('UTC', \"t\") AS TIMESTAMP_NTZ) >= CAST(%(p0)s AS TIMESTAMP_NTZ)"
-        in sql
+def test_predicate_one_open_end_bounds_the_leading_column_once() -> None:
+    r = ChunkRange(("a", "b"), ("DATE", "VARCHAR"), upper=("2020-01-02", "k"))
+    sql, _ = chunk_predicate(r)
+    assert sql == (
+        '"a" IS NOT NULL AND "b" IS NOT NULL AND "a" <= CAST(%(p0)s AS DATE)'
+        ' AND ("a" < CAST(%(p0)s AS DATE) OR ("a" = CAST(%(p0)s AS DATE)'
+        ' AND "b" < CAST(%(p1)s AS VARCHAR)))'
     )
+
+
+@pytest.mark.parametrize("kind", ["TIMESTAMP_TZ", "TIMESTAMP_LTZ"])
+def test_predicate_zoned_timestamp_compares_the_raw_column(kind: str) -> None:
+    r = ChunkRange(("t",), (kind,), lower=("2020-01-01 00:00:00",), upper=("2020-02-01 00:00:00",))
+    sql, params = chunk_predicate(r)
+    assert sql == (
+        f'"t" IS NOT NULL AND ("t" >= CAST(%(p0)s AS {kind})) AND ("t" < CAST(%(p1)s AS {kind}))'
+    )
+    assert "CONVERT_TIMEZONE" not in sql
+    assert params == {"p0": "2020-01-01 00:00:00", "p1": "2020-02-01 00:00:00"}
 
 
 def test_predicate_rejects_a_type_that_is_not_a_type() -> None:
@@ -142,13 +159,50 @@ def test_select_needs_columns() -> None:
         select_chunk_sql(TABLE, [], None, ChunkRange())
 
 
-def test_boundary_sql_is_server_side_ntile() -> None:
-    sql, _ = boundary_sql(TABLE, ["ID", "Payer Id"], ["NUMBER(38,0)", "VARCHAR"], None, 7)
-    assert 'NTILE(7) OVER (ORDER BY "ID", "Payer Id")' in sql
-    assert "QUALIFY ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY k0, k1) = 1" in sql
-    assert '"ID" IS NOT NULL AND "Payer Id" IS NOT NULL' in sql
+def test_key_stats_sql_is_metadata_aggregates_only() -> None:
+    sql, params = key_stats_sql(TABLE, ["ID", "Payer Id"], ["NUMBER(38,0)", "VARCHAR"], None)
+    assert params == {}
+    assert sql == (
+        'SELECT COUNT(*), COUNT("ID"), COUNT("Payer Id"), TO_VARCHAR(MIN("ID")),'
+        ' TO_VARCHAR(MAX("ID")) FROM "ANALYTICS"."BI"."DimPayer" WHERE (TRUE)'
+    )
+    tz, _ = key_stats_sql(TABLE, ["T"], ["TIMESTAMP_TZ"], "x LIKE 'a%'")
+    # The instant becomes UTC wall-clock text after MIN, so the MIN itself stays a metadata answer.
+    assert "TO_VARCHAR(CAST(CONVERT_TIMEZONE('UTC', MIN(\"T\")) AS TIMESTAMP_NTZ)," in tz
+    assert "WHERE (x LIKE 'a%%') AND (TRUE)" in tz
+    for text in (sql, tz):
+        assert "OVER" not in text and "ORDER BY" not in text and "DISTINCT" not in text
+
+
+def test_key_sample_sql_sorts_only_the_sample() -> None:
+    sql, params = key_sample_sql(
+        TABLE, ["Payer Id", "ID"], ["VARCHAR", "NUMBER(38,0)"], None, 2000, None
+    )
+    assert params == {}
+    assert sql == (
+        'SELECT TO_VARCHAR("snowpg_k0") AS t0, TO_VARCHAR("snowpg_k1") AS t1 FROM'
+        ' (SELECT "Payer Id" AS "snowpg_k0", "ID" AS "snowpg_k1" FROM "ANALYTICS"."BI"."DimPayer"'
+        ' WHERE ("Payer Id" IS NOT NULL AND "ID" IS NOT NULL))'
+        ' SAMPLE (2000 ROWS) ORDER BY "snowpg_k0", "snowpg_k1"'
+    )
+    block, _ = key_sample_sql(TABLE, ["ID"], ["NUMBER(38,0)"], "ID > 5", 1000, 0.5)
+    assert '"ANALYTICS"."BI"."DimPayer" SAMPLE SYSTEM (0.5) WHERE (ID > 5) AND (' in block
+    assert block.endswith('SAMPLE (1000 ROWS) ORDER BY "snowpg_k0"')
+    for bad in (0.0, 101.0):
+        with pytest.raises(ValueError):
+            key_sample_sql(TABLE, ["ID"], ["NUMBER(38,0)"], None, 10, bad)
     with pytest.raises(ValueError):
-        boundary_sql(TABLE, ["ID"], ["NUMBER(38,0)"], None, 0)
+        key_sample_sql(TABLE, ["ID"], ["NUMBER(38,0)"], None, 0)
+
+
+def test_sample_distinct_sql_counts_within_the_sample() -> None:
+    sql, _ = sample_distinct_sql(TABLE, ["ID", "Payer Id"], None, 500)
+    assert sql == (
+        'SELECT COUNT(*), COUNT(DISTINCT "snowpg_k0"), COUNT(DISTINCT "snowpg_k1") FROM'
+        ' (SELECT "ID" AS "snowpg_k0", "Payer Id" AS "snowpg_k1" FROM'
+        ' "ANALYTICS"."BI"."DimPayer" WHERE (TRUE)) SAMPLE (500 ROWS)'
+    )
+    assert "APPROX_COUNT_DISTINCT" not in sql
 
 
 # --- partition property, evaluated on the generated SQL ----------------------------------------
@@ -242,6 +296,7 @@ def compile_predicate(sql: str, params: dict[str, Any]) -> Callable[[Row], bool 
             ">": lambda a, b: a > b,
             ">=": lambda a, b: a >= b,
             "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
             "=": lambda a, b: a == b,
         }
         op = ops[val2]
@@ -311,8 +366,14 @@ def test_chunks_partition_random_tables(seed: int) -> None:
     keys = [tuple(r[c] for c in columns) for r in rows]
     complete = [k for k in keys if None not in k]
     nulls = len(keys) - len(complete)
-    if complete and rng.random() < 0.7:
+    roll = rng.random()
+    if complete and roll < 0.4:
         bounds, counts = _ntile_boundaries(complete, rng.randint(1, 15))
+    elif complete and roll < 0.8:
+        # What planning does now: quantiles of a sorted random sample (with repeats).
+        picked = sorted(rng.choices(complete, k=rng.randint(1, 40)))
+        sample = [tuple(_text(v) for v in k) for k in picked]
+        bounds, counts = sample_cuts(sample, rng.randint(1, 15), len(complete))
     else:
         # Any ascending boundaries must partition too, even values absent from the table.
         extra = [tuple(_random_value(rng, t) for t in types) for _ in range(rng.randint(0, 8))]

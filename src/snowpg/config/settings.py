@@ -36,9 +36,10 @@ class Settings(StrictModel):
     snowflake: SnowflakeSettings
     postgres: PostgresSettings
     parallel_threads: int = Field(default=4, ge=1, le=64)
-    batch_size: int = Field(default=20_000, ge=1)
-    # Chunks hold fewer than batch_size rows when their rows would exceed this (plan/sizing.py).
-    max_chunk_mb: float = Field(default=8, gt=0)
+    # Rows per chunk when set; unset, chunks are sized by max_chunk_mb (plan/sizing.py).
+    batch_size: int | None = Field(default=None, ge=1)
+    # MiB of Arrow data per chunk: the size when batch_size is unset, else a cap on it.
+    max_chunk_mb: float = Field(default=128, gt=0)
     max_retry_attempts: int = Field(default=3, ge=0)
     lambda_timeout_buffer_seconds: int = Field(default=90, ge=0)
     insert_only_mode: bool = False
@@ -118,7 +119,7 @@ class Settings(StrictModel):
             table.parallel_threads if table.parallel_threads is not None else self.parallel_threads
         )
 
-    def batch_size_for(self, table: TableConfig) -> int:
+    def batch_size_for(self, table: TableConfig) -> int | None:
         return table.batch_size if table.batch_size is not None else self.batch_size
 
     def max_chunk_mb_for(self, table: TableConfig) -> float:

@@ -1,4 +1,4 @@
-"""Turn bucket boundaries into chunks that partition a table. Pure: no I/O.
+"""Turn boundaries into chunks that partition a table, and choose the boundaries. Pure: no I/O.
 
 Given the sorted, distinct first key tuple of each bucket ``b1 < b2 < ... < bn`` (``b1`` is the
 table's minimum), the chunks are::
@@ -15,9 +15,12 @@ the ``nulls`` chunk, so the chunks never overlap and never miss a row; see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from snowpg.model import Chunk, ChunkRange
+
+Bound = tuple[str, ...]
 
 
 def whole_table_chunk(estimated_rows: int = 0) -> Chunk:
@@ -94,3 +97,58 @@ def single_range_chunks(
         nulls = ChunkRange(columns=tuple(columns), types=tuple(types), nulls=True)
         chunks.append(Chunk(2, nulls, has_nulls))
     return chunks
+
+
+def sample_cuts(
+    sample: Sequence[Bound], n_chunks: int, key_rows: int
+) -> tuple[list[Bound], list[int]]:
+    """Per-bucket lower bounds and estimated rows from a sorted sample of key tuples.
+
+    ``sample`` is in Snowflake's key order (as the sample query returns it). Bucket ``i`` starts at
+    the sample's ``i/n`` quantile; each bucket's rows are ``key_rows`` times its share of the
+    sample. Equal quantiles (a value that fills more than one bucket) are merged later by
+    :func:`ranges_from_boundaries`. Any sorted bounds give a correct partition: a sample that
+    misjudges the distribution only makes chunks uneven.
+    """
+    if not sample or n_chunks <= 1:
+        return ([sample[0]] if sample else []), ([max(key_rows, 0)] if sample else [])
+    m = len(sample)
+    n = min(n_chunks, m)
+    starts = [(i * m) // n for i in range(n)]
+    bounds = [tuple(sample[s]) for s in starts]
+    shares = [end - start for start, end in zip(starts, [*starts[1:], m], strict=True)]
+    counts = _apportion(max(key_rows, 0), shares)
+    return bounds, counts
+
+
+def _apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` split in proportion to ``weights``, in integers that add up to ``total``."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [0] * len(weights)
+    out = [total * w // whole for w in weights]
+    for i in range(total - sum(out)):
+        out[i % len(out)] += 1
+    return out
+
+
+def even_integer_cuts(
+    low: int, high: int, n_chunks: int, key_rows: int
+) -> tuple[list[Bound], list[int]]:
+    """``n_chunks`` equal-width integer ranges over ``[low, high]``, as per-bucket lower bounds
+    (the first is ``low``) and the rows each is expected to hold if keys spread evenly."""
+    span = high - low + 1
+    if span <= 0:
+        raise ValueError(f"empty key range {low}..{high}")
+    n = max(1, min(n_chunks, span))
+    starts = [low + (i * span) // n for i in range(n)]
+    counts = _apportion(max(key_rows, 0), [1] * n)
+    return [(str(s),) for s in starts], counts
+
+
+def is_dense(key_rows: int, low: int, high: int, min_fill: float) -> bool:
+    """True when ``key_rows`` distinct-looking integers fill at least ``min_fill`` of
+    ``[low, high]`` and could all be distinct: then equal-width ranges hold at most
+    ``1 / min_fill`` times their share of unique keys."""
+    span = high - low + 1
+    return span > 0 and key_rows <= span and key_rows >= math.ceil(min_fill * span)

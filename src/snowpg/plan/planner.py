@@ -75,12 +75,10 @@ def _plan_rows(
         target_pk = ()
     _check_configured_columns(src, table)
 
-    key_columns, method = boundaries.choose_chunking_columns(
-        src, table.chunking_columns, conn=sf_conn, source_filter=table.source_filter
-    )
     batch_size = settings.batch_size_for(table)
     if sf_conn is None:  # checking only: no Snowflake query, no chunks
-        sized = sizing.ChunkRows(batch_size, None, False)
+        key_columns, method = boundaries.choose_chunking_columns(src, table.chunking_columns)
+        sized = sizing.exact_rows(batch_size or 1)
         chunks: list[Chunk] = []
         method_detail = method
     else:
@@ -91,15 +89,23 @@ def _plan_rows(
             table.source_filter,
             batch_size,
             settings.max_chunk_mb_for(table),
+            settings.threads_for(table),
+        )
+        key_columns, method = boundaries.choose_chunking_columns(
+            src,
+            table.chunking_columns,
+            conn=sf_conn,
+            source_filter=table.source_filter,
+            size=sized,
         )
         chunks, method_detail = boundaries.plan_chunks(
-            sf_conn, src, key_columns, table.source_filter, sized.rows
+            sf_conn, src, key_columns, table.source_filter, sized
         )
     notes: list[str] = []
     if sized.capped:
         notes.append(
             f"rows average {sized.row_bytes:,.0f} bytes: chunks of {sized.rows:,} rows instead "
-            f"of batch_size {batch_size:,} (max_chunk_mb {settings.max_chunk_mb_for(table):g})"
+            f"of batch_size {batch_size or 0:,} (max_chunk_mb {settings.max_chunk_mb_for(table):g})"
         )
     if renames:
         notes.append(

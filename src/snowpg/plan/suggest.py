@@ -3,15 +3,15 @@ suggested chunking, from the schema's catalog alone (no query of any table). Pur
 
 Key: the declared primary key (written nowhere: it is the default), else ``chunking_columns``
 naming the first NOT NULL number, date or timestamp column, else nothing (the planner then picks
-the column with the most distinct values). ``batch_size``: rows holding about
-:data:`CHUNK_SOURCE_BYTES` of the table's Snowflake storage, two significant digits, between
-:data:`MIN_BATCH` and :data:`MAX_BATCH`; none for a table that fits one default chunk or has no size
-(views). docs/configuration.md "snowpg init" states these numbers.
+the column with the most distinct values). No ``batch_size`` is written: the default sizing
+(``max_chunk_mb`` of Arrow data per chunk, split for the workers, measured when planning:
+:mod:`snowpg.plan.sizing`) is the suggestion, and a pinned row count would turn its split off.
+The chunks it would make are estimated from the catalog's row count and declared column widths
+and printed. docs/configuration.md "snowpg init" states this.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +19,10 @@ from typing import Any
 from snowpg.config import Settings
 from snowpg.model import SourceTable
 from snowpg.names import shorten
+from snowpg.plan import sizing
 from snowpg.typefamilies import DATE_TYPES, FIXED_TYPES, TIMESTAMP_TYPES, base_type
 
-CHUNK_SOURCE_BYTES = 16 * 1024 * 1024  # about one compressed micro-partition
-MIN_BATCH: int = Settings.model_fields["batch_size"].default
-MAX_BATCH = 500_000
+DEFAULT_THREADS: int = Settings.model_fields["parallel_threads"].default
 _KEY_TYPES = frozenset(FIXED_TYPES + DATE_TYPES + TIMESTAMP_TYPES)
 _PLAIN_NAME = re.compile(r"^[A-Z_][A-Z0-9_$]*$")
 
@@ -36,15 +35,17 @@ class Suggestion:
     target: str
     key: tuple[str, ...]  # the primary key, or the suggested chunking columns, or ()
     key_source: str  # "primary key", "suggested" or "chosen when planning"
-    batch_size: int | None  # None: the default
 
     @property
     def chunks(self) -> int | None:
-        """Chunks the table would get at this batch size (None when the row count is unknown)."""
+        """Chunks the default sizing would cut the table into, estimated from the catalog alone
+        (None when the row count is unknown)."""
         rows = self.table.row_count
         if rows is None:
             return None
-        return max(1, math.ceil(rows / (self.batch_size or MIN_BATCH)))
+        width = sizing.guessed_row_bytes(self.table, [c.name for c in self.table.columns])
+        size = sizing.byte_sized_rows(width, sizing.DEFAULT_CHUNK_MB, DEFAULT_THREADS)
+        return size.chunk_count(rows)
 
     def entry(self) -> dict[str, Any]:
         """The table's entry in config.json."""
@@ -52,8 +53,6 @@ class Suggestion:
         out["target"] = self.target
         if self.key_source == "suggested":
             out["chunking_columns"] = list(self.key)
-        if self.batch_size is not None:
-            out["batch_size"] = self.batch_size
         return out
 
 
@@ -74,16 +73,6 @@ def suggest_key(table: SourceTable) -> tuple[tuple[str, ...], str]:
     return (), "chosen when planning"
 
 
-def suggest_batch_size(row_count: int | None, size_bytes: int | None) -> int | None:
-    if not row_count or not size_bytes or row_count <= MIN_BATCH:
-        return None
-    rows = row_count * CHUNK_SOURCE_BYTES / size_bytes
-    rows = min(MAX_BATCH, max(MIN_BATCH, rows))
-    digits = 10 ** max(0, int(math.log10(rows)) - 1)
-    fitted = int(rows // digits * digits)
-    return fitted if fitted > MIN_BATCH else None
-
-
 def suggest(tables: list[SourceTable]) -> list[Suggestion]:
     """One suggestion per table, by name; targets made unique (``orders``, ``orders_2``)."""
     used: set[str] = set()
@@ -96,11 +85,7 @@ def suggest(tables: list[SourceTable]) -> list[Suggestion]:
             target = shorten(f"{table.name.lower()}_{n}", full_name=f"{table.name}_{n}")
         used.add(target)
         key, key_source = suggest_key(table)
-        out.append(
-            Suggestion(
-                table, target, key, key_source, suggest_batch_size(table.row_count, table.bytes)
-            )
-        )
+        out.append(Suggestion(table, target, key, key_source))
     return out
 
 

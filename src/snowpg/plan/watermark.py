@@ -26,6 +26,7 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import ConfigError, RunRefused
 from snowpg.model import Chunk, SourceTable, TablePlan
 from snowpg.plan import boundaries
+from snowpg.plan.sizing import KEY_CHUNK_ROWS
 from snowpg.postgres.watermarks import max_watermark, table_is_empty
 from snowpg.snowflake import statements
 from snowpg.snowflake.catalog import check_columns_exist
@@ -201,7 +202,7 @@ def _delete_chunks(
                 field="detect_deletes",
             )
     chunks, _method = boundaries.plan_chunks(
-        sf, src, keys, table.source_filter, settings.batch_size_for(table)
+        sf, src, keys, table.source_filter, settings.batch_size_for(table) or KEY_CHUNK_ROWS
     )
     return [
         Chunk(chunk_id=start + i, range=c.range, estimated_rows=0) for i, c in enumerate(chunks)

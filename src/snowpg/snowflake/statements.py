@@ -69,29 +69,33 @@ def check_sql_type(sql_type: str) -> str:
 
 
 def key_expr(column: str, sql_type: str) -> str:
-    """The expression a key column is ordered and compared by.
+    """The expression a key column is ordered and compared by: the raw column, whatever its type.
 
-    TIMESTAMP_TZ/LTZ keys compare as UTC wall-clock TIMESTAMP_NTZ: their text form would carry an
-    offset, and text with an offset does not cast back everywhere (fakesnow rejects it).
+    Snowflake prunes micro-partitions by each partition's min/max of the *raw column*, so a range
+    predicate on ``CONVERT_TIMEZONE(...)`` of a key would read every partition. TIMESTAMP_TZ/LTZ
+    keys compare as instants; their bounds are UTC wall-clock text (:func:`key_text_expr`) cast
+    to the column's own type, which means UTC because every session pins ``TIMEZONE`` to UTC
+    (:data:`snowpg.snowflake.session.SESSION_PARAMETERS`).
     """
-    ident = quote_ident(column)
-    if is_zoned_timestamp(sql_type):
-        return f"CAST(CONVERT_TIMEZONE('UTC', {ident}) AS TIMESTAMP_NTZ)"
-    return ident
+    del sql_type  # every type compares raw; kept so callers need not know that
+    return quote_ident(column)
 
 
 def bound_type(sql_type: str) -> str:
-    """The type a bound's text is cast to, matching :func:`key_expr`."""
-    check_sql_type(sql_type)
-    if is_zoned_timestamp(sql_type):
-        return "TIMESTAMP_NTZ"
-    return sql_type
+    """The type a bound's text is cast to: the key column's own type (see :func:`key_expr`)."""
+    return check_sql_type(sql_type)
 
 
 def key_text_expr(expr: str, sql_type: str) -> str:
-    """``expr`` (a key expression) as exact text that casts back to :func:`bound_type`."""
+    """``expr`` (a key value) as exact text that casts back to :func:`bound_type`.
+
+    Zoned timestamps become UTC wall-clock text without an offset (fakesnow rejects some offset
+    forms, and PostgreSQL compares the same text as ``timestamp`` at UTC in verification).
+    """
     kind = family(sql_type)
     if kind == "timestamp":
+        if is_zoned_timestamp(sql_type):
+            expr = f"CAST(CONVERT_TIMEZONE('UTC', {expr}) AS TIMESTAMP_NTZ)"
         return f"TO_VARCHAR({expr}, '{_TIMESTAMP_TEXT_FORMAT}')"
     if kind == "date":
         return f"TO_VARCHAR({expr}, '{_DATE_TEXT_FORMAT}')"
@@ -115,6 +119,9 @@ def chunk_predicate(r: ChunkRange, *, prefix: str = "p") -> tuple[str, dict[str,
     The chunks built from one set of boundaries partition a table: non-null keys fall in exactly
     one ``[lower, upper)`` range; rows with a NULL in any key column only in the ``nulls`` chunk.
     ``prefix`` names the parameters (``p0``, ``p1``...), so several predicates can share a query.
+    Every comparison is on a raw column (:func:`key_expr`), so Snowflake can prune; a composite
+    key's range also bounds its leading column on its own (``"A" >= lo0 AND "A" <= hi0``), which
+    the lexicographic chain implies but a pruner cannot see through the ``OR``.
     """
     if not r.columns:
         return "TRUE", {}
@@ -137,11 +144,18 @@ def chunk_predicate(r: ChunkRange, *, prefix: str = "p") -> tuple[str, dict[str,
         return out
 
     parts = [f"{e} IS NOT NULL" for e in exprs]
+    chains = []
     if r.lower is not None:
-        parts.append(_lexicographic(exprs, casts(r.lower), ">", ">="))
+        low = casts(r.lower)
+        if len(exprs) > 1:  # the OR chain prunes nothing; a plain range on the lead column does
+            parts.append(f"{exprs[0]} >= {low[0]}")
+        chains.append(_lexicographic(exprs, low, ">", ">="))
     if r.upper is not None:
-        parts.append(_lexicographic(exprs, casts(r.upper), "<", "<"))
-    return " AND ".join(parts), params
+        high = casts(r.upper)
+        if len(exprs) > 1:
+            parts.append(f"{exprs[0]} <= {high[0]}")
+        chains.append(_lexicographic(exprs, high, "<", "<"))
+    return " AND ".join(parts + chains), params
 
 
 def where_clause(source_filter: str | None, predicate: str) -> str:
@@ -175,57 +189,84 @@ def count_sql(
     return f"SELECT COUNT(*) FROM {table_ref(table)} {where}", params
 
 
-def key_count_sql(
+def _sampled_from(
+    table: SourceTable, columns: Sequence[str], where: str, block_percent: float | None
+) -> str:
+    """``SELECT <columns> FROM <table> [SAMPLE SYSTEM (p)] <where>``: the rows a sample draws
+    from. Block sampling reads about ``p`` % of the micro-partitions; without it the inner query
+    reads the columns of every row (a scan, never a sort)."""
+    block = ""
+    if block_percent is not None:
+        if not 0 < block_percent <= 100:
+            raise ValueError(f"block sample percent must be in (0, 100], got {block_percent}")
+        block = f" SAMPLE SYSTEM ({block_percent:.6g})"
+    cols = ", ".join(f"{quote_ident(c)} AS {_sample_alias(i)}" for i, c in enumerate(columns))
+    return f"SELECT {cols} FROM {table_ref(table)}{block} {where}"
+
+
+def _sample_alias(i: int) -> str:
+    return f'"snowpg_k{i}"'
+
+
+def key_stats_sql(
     table: SourceTable, columns: Sequence[str], types: Sequence[str], source_filter: str | None
 ) -> tuple[str, dict[str, Any]]:
-    """Rows with a complete key and rows with a NULL in any key column, in one scan."""
-    exprs = [key_expr(c, t) for c, t in zip(columns, types, strict=True)]
-    any_null = " OR ".join(f"{e} IS NULL" for e in exprs)
+    """One row: ``COUNT(*)``, ``COUNT(k)`` of each key column, and the leading column's
+    ``MIN``/``MAX`` as exact text. Without a filter Snowflake answers every one of these from
+    micro-partition metadata (no warehouse scan); with one it scans what the filter leaves."""
+    if not columns:
+        raise ValueError("key_stats_sql needs at least one key column")
+    lead, lead_type = quote_ident(columns[0]), types[0]
+    counts = ", ".join(f"COUNT({quote_ident(c)})" for c in columns)
+    extremes = (
+        f"{key_text_expr(f'MIN({lead})', lead_type)}, {key_text_expr(f'MAX({lead})', lead_type)}"
+    )
     sql_text = (
-        f"SELECT COUNT_IF(NOT ({any_null})) AS key_rows, COUNT_IF({any_null}) AS null_rows"
+        f"SELECT COUNT(*), {counts}, {extremes}"
         f" FROM {table_ref(table)} {where_clause(source_filter, 'TRUE')}"
     )
     return sql_text, {}
 
 
-def boundary_sql(
+def key_sample_sql(
     table: SourceTable,
     columns: Sequence[str],
     types: Sequence[str],
     source_filter: str | None,
-    n_buckets: int,
+    sample_rows: int,
+    block_percent: float | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """First key tuple (as exact text) and row count of each of ``n_buckets`` equal-sized buckets.
+    """About ``sample_rows`` complete key tuples drawn at random (``SAMPLE (n ROWS)``, optionally
+    from a ``SAMPLE SYSTEM (p)`` block sample), as exact text in Snowflake's key order.
 
-    The buckets come from ``NTILE`` over the key order, computed in Snowflake: one row per bucket
-    travels back, never the key column itself. ``QUALIFY ROW_NUMBER() = 1`` picks each bucket's
-    first row, which works for any number of key columns (``MIN`` would not for tuples). Columns:
-    ``bucket, k0, k1, ..., bucket_rows``; ordered by bucket.
+    The ``ORDER BY`` sorts the sampled rows only (at most ``sample_rows``), never the table: the
+    order must be Snowflake's own (collations, zoned timestamps), because chunk predicates compare
+    in it. Columns: ``t0, t1, ...``.
     """
-    if n_buckets < 1:
-        raise ValueError("n_buckets must be at least 1")
-    exprs = [key_expr(c, t) for c, t in zip(columns, types, strict=True)]
-    aliases = [f"k{i}" for i in range(len(exprs))]
-    inner_cols = ", ".join(f"{e} AS {a}" for e, a in zip(exprs, aliases, strict=True))
-    not_null = " AND ".join(f"{e} IS NOT NULL" for e in exprs)
-    order = ", ".join(aliases)
-    texts = ", ".join(f"{key_text_expr(a, t)} AS {a}" for a, t in zip(aliases, types, strict=True))
-    sql_text = (
-        f"SELECT bucket, {texts}, COUNT(*) OVER (PARTITION BY bucket) AS bucket_rows"
-        f" FROM (SELECT NTILE({int(n_buckets)}) OVER (ORDER BY {', '.join(exprs)}) AS bucket,"
-        f" {inner_cols} FROM {table_ref(table)} {where_clause(source_filter, not_null)})"
-        f" QUALIFY ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY {order}) = 1"
-        " ORDER BY bucket"
-    )
+    if sample_rows < 1:
+        raise ValueError("sample_rows must be at least 1")
+    not_null = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
+    inner = _sampled_from(table, columns, where_clause(source_filter, not_null), block_percent)
+    texts = ", ".join(f"{key_text_expr(_sample_alias(i), t)} AS t{i}" for i, t in enumerate(types))
+    order = ", ".join(_sample_alias(i) for i in range(len(columns)))
+    sql_text = f"SELECT {texts} FROM ({inner}) SAMPLE ({int(sample_rows)} ROWS) ORDER BY {order}"
     return sql_text, {}
 
 
-def distinct_counts_sql(
-    table: SourceTable, columns: Sequence[str], source_filter: str | None
+def sample_distinct_sql(
+    table: SourceTable,
+    columns: Sequence[str],
+    source_filter: str | None,
+    sample_rows: int,
+    block_percent: float | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """One row: ``APPROX_COUNT_DISTINCT`` of each column (HyperLogLog; cheap on any size)."""
-    counts = ", ".join(f"APPROX_COUNT_DISTINCT({quote_ident(c)})" for c in columns)
-    return f"SELECT {counts} FROM {table_ref(table)} {where_clause(source_filter, 'TRUE')}", {}
+    """One row: the sample's size and ``COUNT(DISTINCT c)`` of each column over about
+    ``sample_rows`` sampled rows (a hash aggregate of a few thousand rows, not of the table)."""
+    if sample_rows < 1:
+        raise ValueError("sample_rows must be at least 1")
+    inner = _sampled_from(table, columns, where_clause(source_filter, "TRUE"), block_percent)
+    counts = ", ".join(f"COUNT(DISTINCT {_sample_alias(i)})" for i in range(len(columns)))
+    return f"SELECT COUNT(*), {counts} FROM ({inner}) SAMPLE ({int(sample_rows)} ROWS)", {}
 
 
 def row_width_sql(
