@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
-from snowpg.model import SourceTable, TablePlan
-from snowpg.plan import boundaries, columns, sizing, watermark
+from snowpg.model import Snapshot, SourceTable, TablePlan
+from snowpg.plan import boundaries, columns, sizing, snapshot, watermark
 from snowpg.postgres import introspect
 from snowpg.snowflake import catalog
 
@@ -26,16 +26,19 @@ def plan_table(
     table: TableConfig,
     sf_conn: Any,
     pg_conn: Any,
+    point: Snapshot | None = None,
 ) -> TablePlan:
     """Plan one table: introspect both sides, match columns, choose keys and compute chunks.
 
     An incremental table's plan copies the run's watermark window only and carries its upsert
     keys and delete-check chunks (:mod:`snowpg.plan.watermark`); ``snowpg plan`` and ``migrate``
-    both plan through here, so they show and refuse the same things.
+    both plan through here, so they show and refuse the same things. A run's planning queries
+    read at its snapshot ``point`` (the watermark window's upper bound included).
     """
     src = catalog.describe_table(
         sf_conn, source.source_sf_database, source.source_sf_schema, table.source
     )
+    src = snapshot.at_point(src, point)
     if not watermark.is_incremental(table):
         return _plan_rows(settings, source, table, src, sf_conn, pg_conn)
     window = watermark.window_for(sf_conn, pg_conn, source, table, src)

@@ -25,8 +25,8 @@ import psycopg
 from snowpg import __version__
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, TransientError
-from snowpg.model import TablePlan
-from snowpg.plan import watermark
+from snowpg.model import Snapshot, TablePlan
+from snowpg.plan import snapshot, watermark
 from snowpg.postgres import connection
 from snowpg.run import prepare
 from snowpg.run.options import MigrateOptions
@@ -49,6 +49,7 @@ class OpenedRun:
     rows: list[TableRow] = field(default_factory=list)
     created: uuid.UUID | None = None  # a run this process created (a retry resumes it)
     already_complete: RunRow | None = None
+    snapshot: Snapshot | None = None  # the run's Time Travel point (plan.snapshot)
 
 
 def start(
@@ -157,18 +158,23 @@ def _open_run(
         prepared = {r.key.source_table for r in store.table_rows(admin, existing.run_id)}
         admin.commit()
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
+    # snapshot: the run's Time Travel point, for planning too; checked before anything is written.
+    resumed_run = existing if resumed else None
+    point = snapshot.run_point(settings, source, resumed_run)
     # Every problem of every table (missing tables and columns, non-empty targets) at once.
-    plans = prepare.plan_tables(settings, source, to_plan, admin)
+    plans = prepare.plan_tables(settings, source, to_plan, admin, point)
+    sources = [p.source for p in plans.values()] + snapshot.unfinished_sources(admin, resumed_run)
+    snapshot.check_retention(settings, source, point, sources)
 
     schema.ensure_schema(admin)
     if resumed and existing is not None:
         run_id = existing.run_id
         _resume(admin, source, run_id)
     else:
-        run_id = _create(settings, source, selected, config_hash, options, admin, existing)
+        run_id = _create(settings, source, selected, config_hash, options, admin, existing, point)
         opened.created = run_id
     prepare.prepare_tables(admin, run_id, plans, len(prepared))
-    opened.run_id, opened.resumed = run_id, resumed
+    opened.run_id, opened.resumed, opened.snapshot = run_id, resumed, point
     opened.plans = {**opened.plans, **plans}
 
 
@@ -192,6 +198,7 @@ def _create(
     options: MigrateOptions,
     admin: Any,
     existing: RunRow | None,
+    point: Snapshot | None,
 ) -> uuid.UUID:
     """A new run; the run it replaces (``--no-resume``), if any, is marked abandoned first."""
     if existing is not None:
@@ -215,6 +222,7 @@ def _create(
             "tables": [t.source for t in selected],
             "snowpg_version": __version__,
             **fresh.metadata(options.no_resume, options.fresh_request),
+            **snapshot.metadata(point),
         },
     )
     log.info("started run %s of source %s", run_id, source.source_name, extra={"run_id": run_id})

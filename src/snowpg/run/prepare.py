@@ -17,7 +17,7 @@ from psycopg import sql
 
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import SavedIndex, TableContract
-from snowpg.model import TablePlan
+from snowpg.model import Snapshot, TablePlan
 from snowpg.plan import planner, preflight
 from snowpg.postgres import ddl, introspect, merge
 from snowpg.snowflake.session import connect
@@ -28,9 +28,14 @@ log = logging.getLogger("snowpg.run.prepare")
 
 
 def plan_tables(
-    settings: Settings, source: SourceConfig, tables: list[TableConfig], admin: Any
+    settings: Settings,
+    source: SourceConfig,
+    tables: list[TableConfig],
+    admin: Any,
+    point: Snapshot | None = None,
 ) -> dict[str, TablePlan]:
-    """Plan every table in Snowflake; one error naming every problem if any table has one."""
+    """Plan every table in Snowflake (at the run's snapshot ``point``); one error naming every
+    problem if any table has one."""
     if not tables:
         return {}
     sf = connect(
@@ -38,7 +43,7 @@ def plan_tables(
     )
     try:
         checked = preflight.check_tables(
-            tables, lambda t: planner.plan_table(settings, source, t, sf, admin), admin
+            tables, lambda t: planner.plan_table(settings, source, t, sf, admin, point), admin
         )
     finally:
         sf.close()
