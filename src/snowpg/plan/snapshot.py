@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,12 +111,13 @@ def check_retention(
     point: Snapshot | None,
     tables: Iterable[SourceTable],
     now: datetime | None = None,
+    current: Callable[[Sequence[SourceTable]], dict[str, int]] | None = None,
 ) -> None:
     """Refuse the run when a table's retention does not cover its snapshot (see module doc).
 
     Tables whose retention is unknown, or does not cover the run by what was recorded when they
-    were planned, are asked again in Snowflake (one query per schema): the retention may have
-    been raised since, as the refusal's hint says.
+    were planned, are asked again in Snowflake (one query per schema; ``current`` replaces that
+    in tests): the retention may have been raised since, as the refusal's hint says.
     """
     if point is None:
         return
@@ -125,7 +126,10 @@ def check_retention(
     doubtful = [t for t in unique.values() if _doubtful(t, point, now)]
     if not doubtful:
         return
-    fresh = _current_retention(settings, source, doubtful)
+    if current is None:
+        fresh = _current_retention(settings, source, doubtful)
+    else:
+        fresh = current(doubtful)
     problems = []
     for t in doubtful:
         known = dataclasses.replace(t, retention_days=fresh.get(t.qualified, t.retention_days))

@@ -42,7 +42,5 @@ def retention_days(sf: Any, database: str, schema: str, tables: Sequence[str]) -
         names.append(f"%(t{i})s")
     query = _RETENTION_SQL.format(db=statements.quote_ident(database), names=", ".join(names))
     return {
-        str(name): int(days)
-        for name, days in reader.run_all(sf, query, params)
-        if days is not None
+        str(name): int(days) for name, days in reader.run_all(sf, query, params) if days is not None
     }
