@@ -112,24 +112,32 @@ def check_retention(
     tables: Iterable[SourceTable],
     now: datetime | None = None,
     current: Callable[[Sequence[SourceTable]], dict[str, int]] | None = None,
+    *,
+    ask: bool = True,
 ) -> None:
     """Refuse the run when a table's retention does not cover its snapshot (see module doc).
 
-    Tables whose retention is unknown, or does not cover the run by what was recorded when they
-    were planned, are asked again in Snowflake (one query per schema; ``current`` replaces that
-    in tests): the retention may have been raised since, as the refusal's hint says.
+    With ``ask``, tables whose retention is unknown, or does not cover the run by what was
+    recorded when they were planned, are asked again in Snowflake (one query per schema;
+    ``current`` replaces that in tests): the retention may have been raised since, as the
+    refusal's hint says. Without it (tables just planned, whose planning queries already read at
+    the point), only a known retention is judged.
     """
     if point is None:
         return
     now = now or datetime.now(UTC)
     unique = {t.qualified: t for t in tables}
     doubtful = [t for t in unique.values() if _doubtful(t, point, now)]
+    if not ask:
+        doubtful = [t for t in doubtful if t.retention_days is not None]
     if not doubtful:
         return
-    if current is None:
-        fresh = _current_retention(settings, source, doubtful)
-    else:
+    if not ask:
+        fresh: dict[str, int] = {}
+    elif current is not None:
         fresh = current(doubtful)
+    else:
+        fresh = _current_retention(settings, source, doubtful)
     problems = []
     for t in doubtful:
         known = dataclasses.replace(t, retention_days=fresh.get(t.qualified, t.retention_days))

@@ -161,10 +161,11 @@ def _open_run(
     # snapshot: the run's Time Travel point, for planning too; checked before anything is written.
     resumed_run = existing if resumed else None
     point = snapshot.run_point(settings, source, resumed_run)
+    unfinished = snapshot.unfinished_sources(admin, resumed_run)
+    snapshot.check_retention(settings, source, point, unfinished)
     # Every problem of every table (missing tables and columns, non-empty targets) at once.
     plans = prepare.plan_tables(settings, source, to_plan, admin, point)
-    sources = [p.source for p in plans.values()] + snapshot.unfinished_sources(admin, resumed_run)
-    snapshot.check_retention(settings, source, point, sources)
+    snapshot.check_retention(settings, source, point, [p.source for p in plans.values()], ask=False)
 
     schema.ensure_schema(admin)
     if resumed and existing is not None:

@@ -40,7 +40,7 @@ class Travel:
 
 
 def _last_name(qualified: str) -> str:
-    last = re.findall(_NAME, qualified)[-1]
+    last: str = re.findall(_NAME, qualified)[-1]
     if last.startswith('"'):
         return last[1:-1].replace('""', '"')
     return last.upper()
