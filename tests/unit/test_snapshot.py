@@ -4,6 +4,7 @@ stand-in strips the clause (fakesnow cannot run it) and refuses an expired point
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,6 +136,33 @@ def test_retention_known_and_covering_asks_nothing() -> None:
     settings = parse_settings(_config(), _ENV)
     soon = POINT.taken_at + timedelta(hours=2)
     snapshot.check_retention(settings, settings.sources[0], POINT, [LIVE], soon, current=_never)
+
+
+def test_unknown_retention_is_asked_only_past_the_proven_day() -> None:
+    """A table planned at the point has at least 1 day (0 refuses AT reads): a younger run asks
+    nothing (a resumed run's catalog budget), an older one asks Snowflake."""
+    settings = parse_settings(_config(), _ENV)
+    source = settings.sources[0]
+    unknown = dataclasses.replace(LIVE, retention_days=None)
+    young = POINT.taken_at + timedelta(hours=20)
+    snapshot.check_retention(settings, source, POINT, [unknown], young, current=_never)
+    asked: list[list[str]] = []
+
+    def current(tables: Any) -> dict[str, int]:
+        asked.append([t.qualified for t in tables])
+        return {"ANALYTICS.BI.Orders": 2}
+
+    old = POINT.taken_at + timedelta(hours=30)
+    snapshot.check_retention(settings, source, POINT, [unknown], old, current=current)
+    assert asked == [["ANALYTICS.BI.Orders"]]
+    with pytest.raises(RunRefused, match="keeps 2 day"):
+        later = POINT.taken_at + timedelta(hours=48)
+        snapshot.check_retention(settings, source, POINT, [unknown], later, current=current)
+    # just planned (ask=False): an unknown retention is not judged, a known 0 is
+    zero = dataclasses.replace(LIVE, retention_days=0)
+    snapshot.check_retention(settings, source, POINT, [unknown], old, current=_never, ask=False)
+    with pytest.raises(RunRefused, match="no Time Travel"):
+        snapshot.check_retention(settings, source, POINT, [zero], POINT.taken_at, ask=False)
 
 
 def test_snapshot_none_setting_reads_live() -> None:

@@ -33,6 +33,8 @@ log = logging.getLogger("snowpg.plan.snapshot")
 # before the next check, with room for clock differences.
 MARGIN_S = 3600.0
 METADATA_KEY = "snapshot"
+# The least retention a table planned at the run's point can have (see _doubtful).
+PROVEN_DAYS = 1
 
 
 def run_point(settings: Settings, source: SourceConfig, existing: RunRow | None) -> Snapshot | None:
@@ -117,11 +119,12 @@ def check_retention(
 ) -> None:
     """Refuse the run when a table's retention does not cover its snapshot (see module doc).
 
-    With ``ask``, tables whose retention is unknown, or does not cover the run by what was
-    recorded when they were planned, are asked again in Snowflake (one query per schema;
-    ``current`` replaces that in tests): the retention may have been raised since, as the
-    refusal's hint says. Without it (tables just planned, whose planning queries already read at
-    the point), only a known retention is judged.
+    With ``ask``, tables whose retention may not cover the run by what was recorded when they
+    were planned (unknown counts as :data:`PROVEN_DAYS`) are asked again in Snowflake, one query
+    per schema (``current`` replaces that in tests): the retention may have been raised since, as
+    the refusal's hint says. So a resumed run asks nothing while its snapshot is younger than
+    its tables' recorded retention minus the margin. Without ``ask`` (tables just planned, whose
+    planning queries already read at the point), only a known retention is judged.
     """
     if point is None:
         return
@@ -155,7 +158,14 @@ def check_retention(
 
 
 def _doubtful(table: SourceTable, point: Snapshot, now: datetime) -> bool:
-    return table.retention_days is None or retention_problem(table, point, now) is not None
+    """True when the retention recorded for ``table`` may not cover the run. An unknown one is
+    taken as :data:`PROVEN_DAYS`: the table was planned at the point, which a retention of 0
+    refuses, and retention counts whole days."""
+    assumed = table.retention_days if table.retention_days is not None else PROVEN_DAYS
+    return (
+        retention_problem(dataclasses.replace(table, retention_days=assumed), point, now)
+        is not None
+    )
 
 
 def _current_retention(
