@@ -85,8 +85,9 @@ class SourceTable:
     columns: tuple[SourceColumn, ...]
     primary_key: tuple[str, ...] = ()
     row_count: int | None = None
-    # DATA_RETENTION_TIME_IN_DAYS (INFORMATION_SCHEMA.TABLES.RETENTION_TIME); None = not known.
-    retention_days: int | None = None
+    kind: str = "BASE TABLE"  # information_schema.tables.table_type: BASE TABLE, VIEW, ...
+    bytes: int | None = None  # information_schema.tables.bytes (None for views)
+    retention_days: int | None = None  # Time Travel retention (information_schema RETENTION_TIME)
     # The run's Time Travel point: every query built from this table reads AT it; None = live.
     snapshot: Snapshot | None = None
 

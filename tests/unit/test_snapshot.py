@@ -109,23 +109,19 @@ def test_retention_covers_age_plus_margin() -> None:
 
 
 def test_check_retention_refuses_with_one_line_and_the_hint() -> None:
-    settings = parse_settings(_config(), _ENV)
-    source = settings.sources[0]
     late = POINT.taken_at + timedelta(hours=30)
     with pytest.raises(RunRefused) as info:
         # retention_days is known and does not cover: asked again in Snowflake, which this
         # test replaces by saying nothing new (no such table answered)
-        snapshot.check_retention(settings, source, POINT, [LIVE], late, current=lambda _t: {})
+        snapshot.check_retention(POINT, [LIVE], now=late, current=lambda _t: {})
     text = str(info.value)
     assert "\n" not in text
     assert "ANALYTICS.BI.Orders keeps 1 day(s) of Time Travel" in text
     assert "ALTER TABLE" in text and "--no-resume" in text and '"snapshot": "none"' in text
     # Raised since it was planned: the fresh answer decides.
-    snapshot.check_retention(
-        settings, source, POINT, [LIVE], late, current=lambda _t: {"ANALYTICS.BI.Orders": 3}
-    )
+    snapshot.check_retention(POINT, [LIVE], now=late, current=lambda _t: {"ANALYTICS.BI.Orders": 3})
     # No snapshot (a run started with "snapshot": "none"): nothing to check, nothing asked.
-    snapshot.check_retention(settings, source, None, [LIVE], late, current=_never)
+    snapshot.check_retention(None, [LIVE], now=late, current=_never)
 
 
 def _never(_tables: Any) -> dict[str, int]:
@@ -133,19 +129,16 @@ def _never(_tables: Any) -> dict[str, int]:
 
 
 def test_retention_known_and_covering_asks_nothing() -> None:
-    settings = parse_settings(_config(), _ENV)
     soon = POINT.taken_at + timedelta(hours=2)
-    snapshot.check_retention(settings, settings.sources[0], POINT, [LIVE], soon, current=_never)
+    snapshot.check_retention(POINT, [LIVE], now=soon, current=_never)
 
 
 def test_unknown_retention_is_asked_only_past_the_proven_day() -> None:
     """A table planned at the point has at least 1 day (0 refuses AT reads): a younger run asks
     nothing (a resumed run's catalog budget), an older one asks Snowflake."""
-    settings = parse_settings(_config(), _ENV)
-    source = settings.sources[0]
     unknown = dataclasses.replace(LIVE, retention_days=None)
     young = POINT.taken_at + timedelta(hours=20)
-    snapshot.check_retention(settings, source, POINT, [unknown], young, current=_never)
+    snapshot.check_retention(POINT, [unknown], now=young, current=_never)
     asked: list[list[str]] = []
 
     def current(tables: Any) -> dict[str, int]:
@@ -153,22 +146,21 @@ def test_unknown_retention_is_asked_only_past_the_proven_day() -> None:
         return {"ANALYTICS.BI.Orders": 2}
 
     old = POINT.taken_at + timedelta(hours=30)
-    snapshot.check_retention(settings, source, POINT, [unknown], old, current=current)
+    snapshot.check_retention(POINT, [unknown], now=old, current=current)
     assert asked == [["ANALYTICS.BI.Orders"]]
     with pytest.raises(RunRefused, match="keeps 2 day"):
         later = POINT.taken_at + timedelta(hours=48)
-        snapshot.check_retention(settings, source, POINT, [unknown], later, current=current)
-    # just planned (ask=False): an unknown retention is not judged, a known 0 is
+        snapshot.check_retention(POINT, [unknown], now=later, current=current)
+    # A table the catalog says keeps no Time Travel is refused at once (asked again: still 0).
     zero = dataclasses.replace(LIVE, retention_days=0)
-    snapshot.check_retention(settings, source, POINT, [unknown], old, current=_never, ask=False)
     with pytest.raises(RunRefused, match="no Time Travel"):
-        snapshot.check_retention(settings, source, POINT, [zero], POINT.taken_at, ask=False)
+        snapshot.check_retention(POINT, [zero], now=POINT.taken_at, current=lambda _t: {})
 
 
 def test_snapshot_none_setting_reads_live() -> None:
     settings = parse_settings(_config(snapshot="none"), _ENV)
     assert settings.snapshot == "none"
-    assert snapshot.run_point(settings, settings.sources[0], None) is None
+    assert snapshot.run_point(settings, None, _never) is None
     assert parse_settings(_config(), _ENV).snapshot == "run"
 
 

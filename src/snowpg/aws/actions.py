@@ -87,7 +87,8 @@ def migrate(
         if budget is not None and budget.deadline <= time.monotonic():
             results.append({"source_name": src.source_name, "status": "partial", "run_id": None})
             continue
-        options = _options(request, deadline=budget.deadline if budget else None)
+        deadline = budget.deadline if budget else None
+        options = _options(request, deadline=deadline, plan_deadline=deadline)
         summary = migrate_source(settings, src, options, metrics=EmfMetrics())
         entry = summary_json(summary)
         if budget is not None:
@@ -107,14 +108,23 @@ def migrate(
 def prepare(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
-    """Create (or find) the run and plan every table, copying nothing: the fan-out's first step."""
+    """Create (or find) the run and plan its tables, copying nothing: the fan-out's first step.
+
+    Planning stops between tables at the invocation's deadline; the workers' migrate calls plan
+    whatever is left before they copy.
+    """
     from snowpg.run.migrate import migrate_source
 
     results = []
-    for src in sources:
-        # A deadline already past: the workers stop before their first claim.
-        summary = migrate_source(settings, src, _options(request, deadline=time.monotonic() - 1))
-        results.append(summary_json(summary))
+    for i, src in enumerate(sources):
+        budget = _budget(settings, src, request, context, first=i == 0)
+        # A copy deadline already past: the workers stop before their first claim.
+        options = _options(
+            request,
+            deadline=time.monotonic() - 1,
+            plan_deadline=budget.deadline if budget else None,
+        )
+        results.append(summary_json(migrate_source(settings, src, options)))
     return _aggregate(results)
 
 
@@ -230,12 +240,17 @@ _ACTIONS = {
 # helpers ------------------------------------------------------------------------------------
 
 
-def _options(request: Request, deadline: float | None) -> Any:
+def _options(request: Request, deadline: float | None, plan_deadline: float | None) -> Any:
     from snowpg.run.options import MigrateOptions
 
     tables = list(request.tables_filter) if request.tables_filter else None
     if request.run_id is not None:  # continue exactly this run, whatever the first call asked
-        return MigrateOptions(tables_filter=tables, resume_run_id=request.run_id, deadline=deadline)
+        return MigrateOptions(
+            tables_filter=tables,
+            resume_run_id=request.run_id,
+            deadline=deadline,
+            plan_deadline=plan_deadline,
+        )
     return MigrateOptions(
         tables_filter=tables,
         no_resume=request.no_resume,
@@ -244,6 +259,7 @@ def _options(request: Request, deadline: float | None) -> Any:
         resume_run_id=request.resume_run_id,
         resume_max_age_hours=request.resume_max_age_hours,
         deadline=deadline,
+        plan_deadline=plan_deadline,
     )
 
 

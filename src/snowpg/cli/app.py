@@ -96,7 +96,7 @@ def plan(
 ) -> None:
     """Show how each table would be copied (columns, chunks, row estimates); copy nothing."""
     from snowpg.cli.render import plan_json, print_plan
-    from snowpg.plan.preflight import preflight_source
+    from snowpg.plan.source_plan import preflight_source
 
     settings = load_config(config)
     out: list[dict[str, Any]] = []

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from snowpg.config import Settings, SourceConfig
+from snowpg.config import Settings
 from snowpg.contract import TableContract
 from snowpg.errors import RunRefused
 from snowpg.model import Snapshot, SourceTable
-from snowpg.snowflake import session, timetravel
+from snowpg.snowflake import timetravel
 from snowpg.status import store
 from snowpg.status.rows import RunRow
 
@@ -37,20 +37,17 @@ METADATA_KEY = "snapshot"
 PROVEN_DAYS = 1
 
 
-def run_point(settings: Settings, source: SourceConfig, existing: RunRow | None) -> Snapshot | None:
+def run_point(
+    settings: Settings, existing: RunRow | None, sf: Callable[[], Any]
+) -> Snapshot | None:
     """The snapshot of the run being opened: a resumed run's stored point (None if it was started
-    without one), a new one from Snowflake for a fresh run; None with ``"snapshot": "none"``."""
+    without one), a new one from Snowflake (``sf()``) for a fresh run; None with
+    ``"snapshot": "none"``."""
     if settings.snapshot == "none":
         return None
     if existing is not None:
         return Snapshot.from_json(existing.metadata.get(METADATA_KEY))
-    sf = session.connect(
-        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
-    )
-    try:
-        point = timetravel.take_snapshot(sf)
-    finally:
-        sf.close()
+    point = timetravel.take_snapshot(sf())
     log.info("the run reads every table at its snapshot %s UTC", point.timestamp)
     return point
 
@@ -108,39 +105,32 @@ def unfinished_sources(admin: Any, run: RunRow | None) -> list[SourceTable]:
 
 
 def check_retention(
-    settings: Settings,
-    source: SourceConfig,
     point: Snapshot | None,
     tables: Iterable[SourceTable],
+    sf: Callable[[], Any] | None = None,
+    *,
     now: datetime | None = None,
     current: Callable[[Sequence[SourceTable]], dict[str, int]] | None = None,
-    *,
-    ask: bool = True,
 ) -> None:
     """Refuse the run when a table's retention does not cover its snapshot (see module doc).
 
-    With ``ask``, tables whose retention may not cover the run by what was recorded when they
-    were planned (unknown counts as :data:`PROVEN_DAYS`) are asked again in Snowflake, one query
-    per schema (``current`` replaces that in tests): the retention may have been raised since, as
-    the refusal's hint says. So a resumed run asks nothing while its snapshot is younger than
-    its tables' recorded retention minus the margin. Without ``ask`` (tables just planned, whose
-    planning queries already read at the point), only a known retention is judged.
+    Tables whose retention may not cover the run by what the catalog said when they were
+    described (unknown counts as :data:`PROVEN_DAYS`) are asked again in Snowflake through
+    ``sf()``, one query per schema (``current`` replaces that in tests): the retention may have
+    been raised since, as the refusal's hint says. So nothing is asked while a snapshot is younger
+    than its tables' known retention minus the margin.
     """
     if point is None:
         return
     now = now or datetime.now(UTC)
     unique = {t.qualified: t for t in tables}
     doubtful = [t for t in unique.values() if _doubtful(t, point, now)]
-    if not ask:
-        doubtful = [t for t in doubtful if t.retention_days is not None]
     if not doubtful:
         return
-    if not ask:
-        fresh: dict[str, int] = {}
-    elif current is not None:
+    if current is not None:
         fresh = current(doubtful)
     else:
-        fresh = _current_retention(settings, source, doubtful)
+        fresh = _current_retention(sf() if sf is not None else None, doubtful)
     problems = []
     for t in doubtful:
         known = dataclasses.replace(t, retention_days=fresh.get(t.qualified, t.retention_days))
@@ -162,27 +152,19 @@ def _doubtful(table: SourceTable, point: Snapshot, now: datetime) -> bool:
     taken as :data:`PROVEN_DAYS`: the table was planned at the point, which a retention of 0
     refuses, and retention counts whole days."""
     assumed = table.retention_days if table.retention_days is not None else PROVEN_DAYS
-    return (
-        retention_problem(dataclasses.replace(table, retention_days=assumed), point, now)
-        is not None
-    )
+    probe = dataclasses.replace(table, retention_days=assumed)
+    return retention_problem(probe, point, now) is not None
 
 
-def _current_retention(
-    settings: Settings, source: SourceConfig, tables: Sequence[SourceTable]
-) -> dict[str, int]:
+def _current_retention(sf: Any, tables: Sequence[SourceTable]) -> dict[str, int]:
     """Each table's retention now, by qualified name: one query per database and schema."""
+    if sf is None:
+        return {}
     by_schema: dict[tuple[str, str], list[str]] = {}
     for t in tables:
         by_schema.setdefault((t.database, t.schema), []).append(t.name)
-    sf = session.connect(
-        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
-    )
-    try:
-        out: dict[str, int] = {}
-        for (database, schema), names in by_schema.items():
-            for name, days in timetravel.retention_days(sf, database, schema, names).items():
-                out[f"{database}.{schema}.{name}"] = days
-        return out
-    finally:
-        sf.close()
+    out: dict[str, int] = {}
+    for (database, schema), names in by_schema.items():
+        for name, days in timetravel.retention_days(sf, database, schema, names).items():
+            out[f"{database}.{schema}.{name}"] = days
+    return out

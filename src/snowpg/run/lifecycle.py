@@ -27,6 +27,7 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, TransientError
 from snowpg.model import Snapshot, TablePlan
 from snowpg.plan import snapshot, watermark
+from snowpg.plan.source_plan import SourcePlanner
 from snowpg.postgres import connection
 from snowpg.run import prepare
 from snowpg.run.options import MigrateOptions
@@ -48,6 +49,7 @@ class OpenedRun:
     plans: dict[str, TablePlan] = field(default_factory=dict)
     rows: list[TableRow] = field(default_factory=list)
     created: uuid.UUID | None = None  # a run this process created (a retry resumes it)
+    unplanned: int = 0  # tables left unplanned at the planning deadline
     already_complete: RunRow | None = None
     snapshot: Snapshot | None = None  # the run's Time Travel point (plan.snapshot)
 
@@ -158,25 +160,38 @@ def _open_run(
         prepared = {r.key.source_table for r in store.table_rows(admin, existing.run_id)}
         admin.commit()
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
-    # snapshot: the run's Time Travel point, for planning too; checked before anything is written.
-    resumed_run = existing if resumed else None
-    point = snapshot.run_point(settings, source, resumed_run)
-    unfinished = snapshot.unfinished_sources(admin, resumed_run)
-    snapshot.check_retention(settings, source, point, unfinished)
-    # Every problem of every table (missing tables and columns, non-empty targets) at once.
-    plans = prepare.plan_tables(settings, source, to_plan, admin, point)
-    snapshot.check_retention(settings, source, point, [p.source for p in plans.values()], ask=False)
+    planner = SourcePlanner(settings, source, admin)
+    try:
+        # Every problem of every table (missing tables and columns, non-empty targets) at once,
+        # from one catalog statement; nothing is written before this passes.
+        checked = planner.check(to_plan)
+        checked.raise_if_any()
+        admin.rollback()
+        # snapshot: the run's Time Travel point, which planning reads at too; every table's
+        # retention must cover it before anything is written.
+        resumed_run = existing if resumed else None
+        planner.point = snapshot.run_point(settings, resumed_run, planner.sf)
+        tables = [p.source for p in checked.plans.values()]
+        tables += snapshot.unfinished_sources(admin, resumed_run)
+        snapshot.check_retention(planner.point, tables, planner.sf)
 
-    schema.ensure_schema(admin)
-    if resumed and existing is not None:
-        run_id = existing.run_id
-        _resume(admin, source, run_id)
-    else:
-        run_id = _create(settings, source, selected, config_hash, options, admin, existing, point)
-        opened.created = run_id
-    prepare.prepare_tables(admin, run_id, plans, len(prepared))
-    opened.run_id, opened.resumed, opened.snapshot = run_id, resumed, point
+        schema.ensure_schema(admin)
+        if resumed and existing is not None:
+            run_id = existing.run_id
+            _resume(admin, source, run_id)
+        else:
+            run_id = _create(
+                settings, source, selected, config_hash, options, admin, existing, planner.point
+            )
+            opened.created = run_id
+        opened.run_id, opened.resumed, opened.snapshot = run_id, resumed, planner.point
+        plans = prepare.plan_and_prepare(
+            planner, admin, run_id, to_plan, len(prepared), options.plan_deadline
+        )
+    finally:
+        planner.close()
     opened.plans = {**opened.plans, **plans}
+    opened.unplanned = len(to_plan) - len(plans)
 
 
 def _resume(admin: Any, source: SourceConfig, run_id: uuid.UUID) -> None:

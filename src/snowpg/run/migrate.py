@@ -93,6 +93,12 @@ def _migrate_source(
             r.key.source_table for r in rows if wanted(r.key.source_table, selected)
         )
         summary.deadline_hit = deadline_hit
+        in_run = {t.source_table for t in summary.tables} | {
+            t.source_table.upper() for t in summary.tables
+        }
+        summary.unplanned = tuple(
+            t.source for t in selected if t.source not in in_run and t.source.upper() not in in_run
+        )
         return summary
     finally:
         admin.close()
