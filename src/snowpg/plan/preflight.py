@@ -15,6 +15,7 @@ from typing import Any
 from snowpg.config import TableConfig
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
+from snowpg.plan import watermark
 from snowpg.postgres import emptiness
 
 log = logging.getLogger("snowpg.plan.preflight")
@@ -54,9 +55,10 @@ def check_tables(
             out.problems.append(exc)
         finally:
             pg_conn.rollback()
+    incremental = {t.source for t in tables if watermark.is_incremental(t)}
     for name, plan in out.plans.items():
-        if plan.incremental is not None:  # incremental tables load into existing rows by design
-            continue
+        if plan.incremental is not None or name in incremental:
+            continue  # incremental tables load into existing rows by design
         try:
             emptiness.refuse_if_not_empty(pg_conn, plan)
         except RunRefused as exc:
