@@ -20,11 +20,12 @@ NOT_AVAILABLE = (
 )
 _NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _CLAUSE = re.compile(
-    rf"(?P<table>{_NAME}(?:\s*\.\s*{_NAME})*)\s+(?P<clause>(?:AT|BEFORE)\s*\(\s*"
-    r"(?P<kind>TIMESTAMP|OFFSET|STATEMENT)\s*=>\s*"
-    r"(?P<value>'(?:[^']|'')*'(?:\s*::\s*\w+)?|[^()]*?)\s*\))",
+    r"\s+(?:AT|BEFORE)\s*\(\s*(?P<kind>TIMESTAMP|OFFSET|STATEMENT)\s*=>\s*"
+    r"(?P<value>'(?:[^']|'')*'(?:\s*::\s*\w+)?|[^()]*?)\s*\)",
     re.IGNORECASE,
 )
+_NAME_ROOM = 1100  # three quoted identifiers of 255 characters and their dots fit
+_TABLE_BEFORE = re.compile(rf"{_NAME}(?:\s*\.\s*{_NAME})*$")
 _POINT = re.compile(
     r"^'(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?\s*(?:([+-])(\d{2}):?(\d{2})|Z)?'"
 )
@@ -59,15 +60,22 @@ def _point(value: str) -> datetime | None:
 
 def strip_clauses(sql: str) -> tuple[str, list[Travel]]:
     """``sql`` without its Time Travel clauses, and what they asked for."""
+    if "=>" not in sql:
+        return sql, []
     found: list[Travel] = []
-
-    def drop(m: re.Match[str]) -> str:
+    parts: list[str] = []
+    start = 0
+    for m in _CLAUSE.finditer(sql):
+        table = _TABLE_BEFORE.search(sql[max(0, m.start() - _NAME_ROOM) : m.start()])
+        if table is None:  # not after a table name: not a Time Travel clause
+            continue
         kind = m.group("kind").upper()
         point = _point(m.group("value")) if kind == "TIMESTAMP" else None
-        found.append(Travel(_last_name(m.group("table")), kind, point))
-        return m.group("table")
-
-    return _CLAUSE.sub(drop, sql), found
+        found.append(Travel(_last_name(table.group(0)), kind, point))
+        parts.append(sql[start : m.start()])
+        start = m.end()
+    parts.append(sql[start:])
+    return "".join(parts), found
 
 
 def refusal(travels: list[Travel], retention_s: float, now: datetime) -> tuple[str, str] | None:
