@@ -59,6 +59,7 @@ class TableContract:
                 name=plan.source.name,
                 columns=plan.source.columns,
                 primary_key=plan.source.primary_key,
+                retention_days=plan.source.retention_days,
             ),
             mappings=plan.mappings,
             source_filter=plan.source_filter,
@@ -88,6 +89,7 @@ class TableContract:
                 "name": self.source.name,
                 "primary_key": list(self.source.primary_key),
                 "columns": [_column_json(c) for c in self.source.columns],
+                "retention_days": self.source.retention_days,
             },
             "mappings": [
                 {
@@ -123,6 +125,7 @@ class TableContract:
                 name=str(src["name"]),
                 columns=tuple(_column_from(c) for c in src.get("columns") or ()),
                 primary_key=tuple(src.get("primary_key") or ()),
+                retention_days=_opt_int(src.get("retention_days")),
             ),
             mappings=tuple(
                 ColumnMapping(
@@ -160,16 +163,17 @@ def _column_json(c: SourceColumn) -> dict[str, Any]:
     }
 
 
-def _column_from(c: dict[str, Any]) -> SourceColumn:
-    def opt_int(v: Any) -> int | None:
-        return int(v) if v is not None else None
+def _opt_int(v: Any) -> int | None:
+    return int(v) if v is not None else None
 
+
+def _column_from(c: dict[str, Any]) -> SourceColumn:
     return SourceColumn(
         name=str(c["name"]),
         data_type=str(c["data_type"]),
-        precision=opt_int(c.get("precision")),
-        scale=opt_int(c.get("scale")),
-        length=opt_int(c.get("length")),
+        precision=_opt_int(c.get("precision")),
+        scale=_opt_int(c.get("scale")),
+        length=_opt_int(c.get("length")),
         nullable=bool(c.get("nullable", True)),
         position=int(c.get("position") or 0),
     )

@@ -5,7 +5,8 @@
     ├── RunRefused              a run would duplicate or silently change data         (terminal)
     ├── SourceError             Snowflake rejected a request                          (terminal)
     │   ├── SourceUnavailable   network, throttling, expired session                  (transient)
-    │   └── SourceNotFound      a configured database, schema or table is not there   (terminal)
+    │   ├── SourceNotFound      a configured database, schema or table is not there   (terminal)
+    │   └── SnapshotExpired     the run's Time Travel point is past a table's retention (terminal)
     ├── TargetError             PostgreSQL rejected a request                         (terminal)
     │   └── TargetUnavailable   connection lost, server restarting, deadlock          (transient)
     └── DataError               a value cannot be stored as it is                     (terminal)
@@ -78,6 +79,11 @@ class SourceNotFound(SourceError):
     role may not see it): a bad configuration, exit code 2 like :class:`ConfigError`."""
 
     exit_code = 2
+
+
+class SnapshotExpired(SourceError):
+    """Snowflake no longer holds a table as it was at the run's snapshot (Time Travel retention
+    passed, or the table was re-created since): no chunk of it can be read at that point."""
 
 
 class TargetError(SnowpgError):

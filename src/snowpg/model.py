@@ -5,7 +5,9 @@ Everything here is frozen and free of I/O so plans can be printed, compared and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from snowpg.errors import ConfigError
@@ -35,6 +37,46 @@ class SourceColumn:
         return t
 
 
+# Snowflake's CURRENT_TIMESTAMP() in UTC, as Snapshot.timestamp holds it.
+_SNAPSHOT_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The Time Travel point every source query of a run reads at (docs/design.md, "Snapshot").
+
+    ``timestamp`` is Snowflake's ``CURRENT_TIMESTAMP()`` when the run was created, in UTC,
+    ``YYYY-MM-DD HH24:MI:SS.FF9``; it is spliced into SQL text, so it is checked here.
+    """
+
+    timestamp: str
+
+    def __post_init__(self) -> None:
+        if not _SNAPSHOT_RE.match(self.timestamp):
+            raise ValueError(f"not a snapshot timestamp: {self.timestamp!r}")
+
+    @property
+    def taken_at(self) -> datetime:
+        """The point as an aware UTC datetime (to the microsecond)."""
+        whole, _, frac = self.timestamp.partition(".")
+        micros = int((frac + "000000")[:6]) if frac else 0
+        point = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        return point.replace(microsecond=micros)
+
+    def age_seconds(self, now: datetime) -> float:
+        return (now - self.taken_at).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timestamp": self.timestamp}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Snapshot | None:
+        """The snapshot in a run's metadata; None for a run that reads the live tables."""
+        if not isinstance(data, dict) or not data.get("timestamp"):
+            return None
+        return cls(str(data["timestamp"]))
+
+
 @dataclass(frozen=True)
 class SourceTable:
     database: str
@@ -46,6 +88,8 @@ class SourceTable:
     kind: str = "BASE TABLE"  # information_schema.tables.table_type: BASE TABLE, VIEW, ...
     bytes: int | None = None  # information_schema.tables.bytes (None for views)
     retention_days: int | None = None  # Time Travel retention (information_schema RETENTION_TIME)
+    # The run's Time Travel point: every query built from this table reads AT it; None = live.
+    snapshot: Snapshot | None = None
 
     def column(self, name: str) -> SourceColumn | None:
         for c in self.columns:

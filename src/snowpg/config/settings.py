@@ -52,6 +52,9 @@ class Settings(StrictModel):
     copy_format: Literal["auto", "csv"] = "auto"
     # "lower": names without lower-case letters become lower-case; "preserve": exact names.
     identifier_case: Literal["lower", "preserve"] = "lower"
+    # "run": every source query of a run reads AT(TIMESTAMP => the run's snapshot) (Time Travel);
+    # "none": the live tables, for accounts or tables without Time Travel (retention 0).
+    snapshot: Literal["run", "none"] = "run"
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
 
     @field_validator("log_level", mode="before")

@@ -35,6 +35,8 @@ class WorkerContext:
     claim_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set when the run was replaced by a fresh run (its status turned 'failed' under us).
     abandoned: threading.Event = field(default_factory=threading.Event)
+    # Tables Snowflake no longer holds at the run's snapshot: none of their chunks is claimed again.
+    expired: set[TableKey] = field(default_factory=set)
     # Each table's copy strategies, chosen once when the context is made (snowpg.copy.strategies).
     copies: dict[TableKey, CopyStrategies] = field(init=False)
 

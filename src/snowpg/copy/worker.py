@@ -24,7 +24,7 @@ from snowpg.copy import writer
 from snowpg.copy.connections import WorkerConnections
 from snowpg.copy.context import WorkerContext
 from snowpg.copy.job import TableJob, WorkerStats
-from snowpg.errors import DataError, SnowpgError, TransientError
+from snowpg.errors import DataError, SnapshotExpired, SnowpgError, TransientError
 from snowpg.logs import redact
 from snowpg.model import ChunkRange
 from snowpg.postgres import connection, watchdog
@@ -77,6 +77,7 @@ class Worker(WorkerConnections):
         with ctx.claim_lock:
             # A limit of 0 keeps a table out of this claim: not selected, or at its thread cap.
             closed = {k: 0 for k, cap in ctx.table_limits.items() if ctx.inflight.get(k, 0) >= cap}
+            closed.update({k: 0 for k in ctx.expired})
             claim = self._with_pg_retry(
                 lambda conn: store.claim_chunk(
                     conn, ctx.run_id, self.worker_id, ctx.settings.lease_seconds, closed
@@ -108,6 +109,8 @@ class Worker(WorkerConnections):
             return False
         for row in tables:
             if row.key not in self.ctx.jobs or self.ctx.table_limits.get(row.key, 1) <= 0:
+                continue
+            if row.key in self.ctx.expired:
                 continue
             if row.total_chunks - row.completed_chunks - row.failed_chunks > 0:
                 return True
@@ -149,6 +152,9 @@ class Worker(WorkerConnections):
                     retries = self._retry_later(claim, job, message, retries, used, extra)
                     continue
                 self._fail(claim, job, message, extra)
+                if isinstance(err, SnapshotExpired):
+                    with self.ctx.claim_lock:  # its other chunks would fail the same way
+                        self.ctx.expired.add(claim.key.table)
                 return
             self._copied(claim, job, result, time.monotonic() - started, retries, extra)
             return

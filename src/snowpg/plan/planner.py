@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
-from snowpg.model import Chunk, SourceTable, TablePlan
-from snowpg.plan import boundaries, columns, sizing, watermark
+from snowpg.model import Chunk, Snapshot, SourceTable, TablePlan
+from snowpg.plan import boundaries, columns, sizing, snapshot, watermark
 from snowpg.postgres import introspect
 from snowpg.snowflake import catalog
 
@@ -29,6 +29,7 @@ def plan_table(
     *,
     described: SourceTable | None = None,
     cut: bool = True,
+    point: Snapshot | None = None,
 ) -> TablePlan:
     """Plan one table: introspect both sides, match columns, choose keys and compute chunks.
 
@@ -38,11 +39,13 @@ def plan_table(
     asks Snowflake nothing: the plan has no chunks and no watermark window. An incremental
     table's plan copies the run's watermark window only and carries its upsert keys and
     delete-check chunks (:mod:`snowpg.plan.watermark`); ``snowpg plan`` and ``migrate`` both
-    plan through here, so they show and refuse the same things.
+    plan through here, so they show and refuse the same things. A run's planning queries read at
+    its snapshot ``point`` (the watermark window's upper bound included).
     """
     src = described or catalog.describe_table(
         sf_conn, source.source_sf_database, source.source_sf_schema, table.source
     )
+    src = snapshot.at_point(src, point)
     if not cut:
         return _plan_rows(settings, source, table, src, None, pg_conn)
     if not watermark.is_incremental(table):

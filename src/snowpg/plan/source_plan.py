@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
-from snowpg.model import TablePlan
+from snowpg.model import Snapshot, TablePlan
 from snowpg.plan.planner import plan_table
 from snowpg.plan.preflight import Preflight, check_tables
 from snowpg.postgres import connection
@@ -33,6 +33,7 @@ class SourcePlanner:
         self.catalog: SchemaCatalog | None = None
         self._whole_schema = False
         self._sf: Any = None
+        self.point: Snapshot | None = None  # a run's snapshot: plan() reads at it (plan.snapshot)
 
     def sf(self) -> Any:
         if self._sf is None:
@@ -82,6 +83,7 @@ class SourcePlanner:
             self.sf(),
             self.pg_conn,
             described=catalog.find(table.source),
+            point=self.point,
         )
 
     def close(self) -> None:

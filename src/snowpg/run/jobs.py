@@ -16,7 +16,8 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.contract import TableContract
 from snowpg.copy import upsert
 from snowpg.copy.job import TableJob
-from snowpg.model import SourceTable, TablePlan
+from snowpg.model import Snapshot, SourceTable, TablePlan
+from snowpg.plan.snapshot import at_point
 from snowpg.snowflake import catalog, session
 from snowpg.status.rows import TableKey, TableRow
 
@@ -29,8 +30,10 @@ def jobs_for(
     selected: list[TableConfig],
     rows: list[TableRow],
     plans: dict[str, TablePlan],
+    point: Snapshot | None = None,
 ) -> tuple[dict[TableKey, TableJob], dict[TableKey, int]]:
-    """The job of every table still to copy, and every table's thread limit."""
+    """The job of every table still to copy, and every table's thread limit; every job reads
+    its table at the run's snapshot ``point`` (None: the live table)."""
     wanted = {t.source: t for t in selected} | {t.source.upper(): t for t in selected}
     jobs: dict[TableKey, TableJob] = {}
     limits: dict[TableKey, int] = {}
@@ -55,7 +58,7 @@ def jobs_for(
                         schema=source.source_sf_schema,
                     )
                 src = _describe(sf, row)
-            jobs[row.key] = _job(settings, table_cfg, row, src)
+            jobs[row.key] = _job(settings, table_cfg, row, at_point(src, point))
             limits[row.key] = settings.threads_for(table_cfg)
     finally:
         if sf is not None:

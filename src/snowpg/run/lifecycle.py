@@ -25,8 +25,8 @@ import psycopg
 from snowpg import __version__
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, TransientError
-from snowpg.model import TablePlan
-from snowpg.plan import discovery, watermark
+from snowpg.model import Snapshot, TablePlan
+from snowpg.plan import discovery, snapshot, watermark
 from snowpg.plan.source_plan import SourcePlanner
 from snowpg.postgres import connection
 from snowpg.run import prepare
@@ -54,6 +54,7 @@ class OpenedRun:
     selected: list[TableConfig] | None = None
     unplanned: int = 0  # tables left unplanned at the planning deadline
     already_complete: RunRow | None = None
+    snapshot: Snapshot | None = None  # the run's Time Travel point (plan.snapshot)
 
 
 def start(
@@ -169,8 +170,16 @@ def _open_run(
         to_plan = [t for t in selected if not _is_prepared(t, prepared)]
         # Every problem of every table (missing tables and columns, non-empty targets) at once,
         # from one catalog statement; nothing is written before this passes.
-        planner.check(to_plan).raise_if_any()
+        checked = planner.check(to_plan)
+        checked.raise_if_any()
         admin.rollback()
+        # snapshot: the run's Time Travel point, which planning reads at too; every table's
+        # retention must cover it before anything is written.
+        resumed_run = existing if resumed else None
+        planner.point = snapshot.run_point(settings, resumed_run, planner.sf)
+        tables = [p.source for p in checked.plans.values()]
+        tables += snapshot.unfinished_sources(admin, resumed_run)
+        snapshot.check_retention(planner.point, tables, planner.sf)
 
         schema.ensure_schema(admin)
         if resumed and existing is not None:
@@ -178,11 +187,11 @@ def _open_run(
             _resume(admin, source, run_id)
         else:
             run_id = _create(
-                settings, source, selected, config_hash, options, admin, existing,
+                settings, source, selected, config_hash, options, admin, existing, planner.point,
                 discovering=opened.source is not None,
             )  # fmt: skip
             opened.created = run_id
-        opened.run_id, opened.resumed = run_id, resumed
+        opened.run_id, opened.resumed, opened.snapshot = run_id, resumed, planner.point
         plans = prepare.plan_and_prepare(
             planner, admin, run_id, to_plan, len(prepared), options.plan_deadline
         )
@@ -241,6 +250,7 @@ def _create(
     options: MigrateOptions,
     admin: Any,
     existing: RunRow | None,
+    point: Snapshot | None,
     *,
     discovering: bool = False,
 ) -> uuid.UUID:
@@ -268,6 +278,7 @@ def _create(
             **({"discovered_tables": [t.source for t in source.tables]} if discovering else {}),
             "snowpg_version": __version__,
             **fresh.metadata(options.no_resume, options.fresh_request),
+            **snapshot.metadata(point),
         },
     )
     log.info("started run %s of source %s", run_id, source.source_name, extra={"run_id": run_id})

@@ -80,7 +80,7 @@ def _migrate_source(
         run_id, resumed, rows = opened.run_id, opened.resumed, opened.rows
         if on_run_ready is not None:
             on_run_ready(run_id, rows)
-        jobs, limits = jobs_for(settings, source, selected, rows, opened.plans)
+        jobs, limits = jobs_for(settings, source, selected, rows, opened.plans, opened.snapshot)
         stats, deadline_hit, abandoned = run_workers(
             settings, source, run_id, jobs, limits, options, progress, metrics
         )

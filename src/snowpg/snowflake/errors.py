@@ -4,7 +4,8 @@ Order of the tests in :func:`translate_sf_error`, first match wins:
 
 1. authentication (bad password, bad or mismatched key pair)      -> ``SourceError`` + key hint
 2. network, timeouts, HTTP 429/5xx, expired session, errnos below -> ``SourceUnavailable``
-3. anything else (bad SQL, unknown object ``002003``, grants)     -> ``SourceError``
+3. Time Travel point out of retention ``000707``                  -> ``SnapshotExpired``
+4. anything else (bad SQL, unknown object ``002003``, grants)     -> ``SourceError``
 
 The connector reuses errno 250001 both for "could not reach the backend" (an ``OperationalError``)
 and for a rejected login (a plain ``DatabaseError``), so the class decides between 1 and 2 there.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from snowpg.errors import SnowpgError, SourceError, SourceUnavailable
+from snowpg.errors import SnapshotExpired, SnowpgError, SourceError, SourceUnavailable
 from snowpg.logs import redact
 
 # Server/driver codes that mean "the session or the network failed, the request itself is fine".
@@ -91,6 +92,16 @@ _NETWORK_MARKERS = (
     "connection reset",
 )
 
+# "Time travel data is not available for table T. The requested time is either beyond the allowed
+# time travel period or before the object creation time." (Snowflake docs, AT | BEFORE)
+TIME_TRAVEL_ERRNO = 707
+SNAPSHOT_HINT = (
+    "the run reads every table at its snapshot (docs/design.md, Snapshot): start a fresh run "
+    "(--no-resume), or before the next run raise the table's retention with ALTER TABLE <table> "
+    'SET DATA_RETENTION_TIME_IN_DAYS = <days>; "snapshot": "none" in config.json reads the live '
+    "tables instead"
+)
+
 KEY_HINT = (
     "check SNOWFLAKE_USER and the credentials; an RSA key must be a PKCS8 PEM "
     "(-----BEGIN PRIVATE KEY-----) whose public half is set on the user, and in an environment "
@@ -155,6 +166,8 @@ def translate_sf_error(exc: BaseException, *, context: str) -> SnowpgError:
         return SourceError(
             f"{context}: Snowflake rejected the login ({_first_line(exc)})", hint=KEY_HINT
         )
+    if errno == TIME_TRAVEL_ERRNO:
+        return SnapshotExpired(message, hint=SNAPSHOT_HINT)
     if _is_transient(exc, errno):
         return SourceUnavailable(message, hint="Snowflake could not be reached; retry later")
     return SourceError(message)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.errors import ConfigError
-from snowpg.model import ChunkRange, SourceTable
+from snowpg.model import ChunkRange, Snapshot, SourceTable
 from snowpg.sqltext import filter_problem
 from snowpg.typefamilies import family, is_zoned_timestamp
 
@@ -54,7 +54,25 @@ def qualified(database: str, schema: str, table: str) -> str:
 
 
 def table_ref(table: SourceTable) -> str:
-    return qualified(table.database, table.schema, table.name)
+    """The table in a FROM clause: at the run's Time Travel point when it has one."""
+    ref = qualified(table.database, table.schema, table.name)
+    if table.snapshot is None:
+        return ref
+    return f"{ref} {at_clause(table.snapshot)}"
+
+
+def at_clause(snapshot: Snapshot) -> str:
+    """``AT(TIMESTAMP => ...)`` at ``snapshot``; the explicit offset makes it mean UTC whatever
+    the session's TIMEZONE (an uncast or NTZ timestamp there is read in the session's zone)."""
+    return f"AT(TIMESTAMP => '{snapshot.timestamp} +0000'::TIMESTAMP_LTZ)"
+
+
+def snapshot_point_sql() -> str:
+    """Snowflake's clock now, in UTC, as :class:`~snowpg.model.Snapshot` text."""
+    return (
+        "SELECT TO_VARCHAR(CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMP_NTZ),"
+        f" '{_TIMESTAMP_TEXT_FORMAT}') AS SNAPSHOT_AT"
+    )
 
 
 def escape_percent(sql_text: str) -> str:

@@ -24,8 +24,8 @@ from snowpg.config import Settings, SourceConfig
 from snowpg.contract import TableContract
 from snowpg.errors import RunRefused, SnowpgError
 from snowpg.logs import redact
-from snowpg.model import ChunkRange
-from snowpg.plan import watermark
+from snowpg.model import ChunkRange, Snapshot
+from snowpg.plan import snapshot, watermark
 from snowpg.postgres import connection
 from snowpg.postgres.checksums import pg_window
 from snowpg.snowflake import catalog, session
@@ -133,6 +133,7 @@ def verify_source(
         try:
             status_schema.ensure_schema(admin)  # adds the verify columns to an older schema
             run_id = _find_run(admin, source, run)
+            point = snapshot.stored_point(settings, store.get_run(admin, run_id))
             rows = store.table_rows(admin, run_id)
             admin.commit()
         except psycopg.Error as exc:
@@ -153,7 +154,7 @@ def verify_source(
                 # functions per database and fails on CAST(.. AS TIMESTAMP_NTZ) without one.
                 sf = session.connect(settings.snowflake, database=where[0], schema=where[1])
                 sf_where = where
-            result = verify_table(sf, admin, row)
+            result = verify_table(sf, admin, row, point)
             results.append(result)
             if on_table is not None:
                 on_table(result)
@@ -164,7 +165,7 @@ def verify_source(
             sf.close()
 
 
-def _spec(sf: Any, row: TableRow) -> ChecksumSpec:
+def _spec(sf: Any, row: TableRow, point: Snapshot | None = None) -> ChecksumSpec:
     contract = TableContract.from_json(row.metadata)
     if contract is not None:
         src = contract.source
@@ -173,6 +174,7 @@ def _spec(sf: Any, row: TableRow) -> ChecksumSpec:
         src = catalog.describe_table(
             sf, row.key.source_database, row.key.source_schema, row.key.source_table
         )
+    src = snapshot.at_point(src, point)
     columns = []
     for s_name, t_name in row.metadata.get("columns") or []:
         col = src.column(s_name)
@@ -239,8 +241,11 @@ def _chunk_specs(
     return window_spec, delete_spec, int(delete_from)
 
 
-def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableResult:
-    """Verify every chunk of one table and record the outcome in its status rows."""
+def verify_table(
+    sf: Any, pg: psycopg.Connection[Any], row: TableRow, point: Snapshot | None = None
+) -> TableResult:
+    """Verify every chunk of one table (read at the run's snapshot ``point``) and record the
+    outcome in its status rows."""
     target = f"{row.target_schema}.{row.target_table}"
     result = TableResult(row.key.source_table, target, NOT_VERIFIED)
     if row.status != "completed":
@@ -249,7 +254,7 @@ def verify_table(sf: Any, pg: psycopg.Connection[Any], row: TableRow) -> TableRe
     started = time.monotonic()
     extra = {"run_id": row.key.run_id, "table": row.key.source_table}
     try:
-        spec = _spec(sf, row)
+        spec = _spec(sf, row, point)
         chunks = store.list_chunks(pg, row.key)
         pg.commit()
     except (SnowpgError, psycopg.Error) as exc:

@@ -12,9 +12,10 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from snowpg.demo.standin import pipe
+from snowpg.demo.standin import pipe, timetravel
 from snowpg.demo.standin.declared import declare
 from snowpg.demo.standin.encode import Extras, encode_batch, from_ipc, split_rows, to_ipc
 from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSettings
@@ -36,9 +37,11 @@ _LOGGED_QUERIES = 5000  # texts kept for GET /standin/queries (tests assert what
 Upstream = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def error_answer(code: str, message: str, query_id: str) -> dict[str, Any]:
+def error_answer(
+    code: str, message: str, query_id: str, sql_state: str = "57014"
+) -> dict[str, Any]:
     return {
-        "data": {"errorCode": code, "sqlState": "57014", "queryId": query_id},
+        "data": {"errorCode": code, "sqlState": sql_state, "queryId": query_id},
         "code": code,
         "message": message,
         "success": False,
@@ -160,6 +163,12 @@ class QueryRunner:
         if hold > limit:
             self.stats["timed_out"] += 1
             return error_answer("000630", TIMED_OUT.format(n=int(limit)), qid)
+        sql, travels = timetravel.strip_clauses(sql)
+        if travels:
+            refused = timetravel.refusal(travels, s.retention_s, datetime.now(UTC))
+            if refused is not None:
+                return error_answer(*refused, qid, sql_state="02000")
+            body = {**body, "sqlText": sql}
         answer = pipe.run(body, upstream)
         if pending.cancelled.is_set():
             self.stats["cancelled"] += 1

@@ -44,6 +44,9 @@ class StandinSettings:
     numbers: dict[str, dict[int, str]] = field(default_factory=dict)
     # types fakesnow lacks, declared on VARCHAR columns: {column: "GEOGRAPHY" | "VECTOR(FLOAT, n)"}
     types: dict[str, str] = field(default_factory=dict)
+    # Time Travel retention (real seconds, not scaled): an AT(TIMESTAMP => t) older than this is
+    # refused with the service's 000707; the clause itself is stripped before fakesnow sees it.
+    retention_s: float = 86400.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
