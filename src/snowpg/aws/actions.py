@@ -297,6 +297,8 @@ def summary_json(summary: Any) -> dict[str, Any]:
             "failed_chunks": t.failed_chunks,
             "rows": t.rows,
             **({"error": t.error} if t.error else {}),
+            **({"duplicate_keys": t.duplicate_keys} if t.duplicate_keys else {}),
+            **({"deduplicated": t.deduplicated} if t.deduplicated else {}),
         }
         for t in summary.tables
     ]
