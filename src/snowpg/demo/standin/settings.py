@@ -44,6 +44,9 @@ class StandinSettings:
     numbers: dict[str, dict[int, str]] = field(default_factory=dict)
     # types fakesnow lacks, declared on VARCHAR columns: {column: "GEOGRAPHY" | "VECTOR(FLOAT, n)"}
     types: dict[str, str] = field(default_factory=dict)
+    # primary keys declared in the catalog only, not enforced, as Snowflake keeps them (fakesnow
+    # enforces a key it is given): {table: [column, ...]} answers SHOW PRIMARY KEYS IN TABLE
+    primary_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
