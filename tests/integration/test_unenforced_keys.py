@@ -8,6 +8,7 @@ answer), which is how the service keeps a key it never checks.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 
 from snowpg.demo.servers import StandinServer
-from tests.fixtures.migration import make_config, run_cli, write_config
+from tests.fixtures.migration import make_config, run_cli, spawn_cli, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -242,3 +243,86 @@ def test_upserted_table_keeps_one_row_per_key_by_watermark_and_counts_the_rest(
         "dropped_rows": 3,
         "rule": 'greatest "updated_at" kept, ties by row text',
     }
+
+
+def _wait(predicate: Any, proc: Any, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        assert proc.poll() is None, f"snowpg exited before {what}"
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_killed_between_the_last_chunk_and_the_key_is_finished_by_the_next_run(
+    standin: StandinServer,
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Every chunk committed, the process killed while adding the key: the table stays open,
+    and the next run adds the key (here: finds the duplicates) without copying anything again."""
+    _execute(
+        sf_conn,
+        "CREATE TABLE EVENTS (ID NUMBER(38,0), NAME VARCHAR)",
+        "INSERT INTO EVENTS SELECT seq4(), 'row ' || seq4() FROM TABLE(GENERATOR(ROWCOUNT => 900))",
+        "INSERT INTO EVENTS VALUES (3, 'again')",
+    )
+    # Each chunk's query is held a second, so the lock below is taken before the last one ends.
+    standin.control(primary_keys={"EVENTS": ["ID"]}, hold={r'"EVENTS".*WHERE': 1.0})
+    cfg = write_config(
+        tmp_path / "config.json",
+        make_config(sf_database, pg_database, [{"source": "EVENTS"}], batch_size=300),
+    )
+    blocker = psycopg.connect(pg_dsn)
+    proc = None
+    try:
+        # COPY goes past an ACCESS SHARE lock; the ALTER TABLE of the key waits behind it.
+        proc = spawn_cli("migrate", "--config", str(cfg), env=server_env, log=tmp_path / "1.log")
+
+        def created() -> bool:
+            with psycopg.connect(pg_dsn, autocommit=True) as c:
+                return bool(
+                    c.execute("SELECT to_regclass('public.events') IS NOT NULL").fetchone()[0]
+                )
+
+        _wait(created, proc, "the target table")
+        blocker.execute("LOCK TABLE public.events IN ACCESS SHARE MODE")
+
+        def adding_key() -> bool:
+            with psycopg.connect(pg_dsn, autocommit=True) as c:
+                row = c.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query ILIKE 'ALTER TABLE%%PRIMARY KEY%%'"
+                ).fetchone()
+            return bool(row and row[0])
+
+        _wait(adding_key, proc, "the key to be added")
+        proc.kill()
+        proc.wait(30)
+    finally:
+        blocker.close()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+    with psycopg.connect(pg_dsn) as conn:
+        table = conn.execute(
+            "SELECT status, (SELECT count(*) FROM migration_status.migration_chunk_status"
+            " WHERE status <> 'completed') FROM migration_status.migration_table_status"
+        ).fetchall()
+    assert table == [("in_progress", 0)]
+    assert _indexes(pg_dsn, "events") == {}
+    assert len(_target(pg_dsn, "events", "id")) == 901  # every chunk had committed
+
+    again = run_cli("migrate", "--config", str(cfg), env=server_env)
+    out = again.stdout + again.stderr
+    assert again.returncode == 0, out
+    assert _target(pg_dsn, "events", "id, name") == _source(sf_conn, "EVENTS", "ID, NAME")
+    assert list(_indexes(pg_dsn, "events")) == ["events_snowpg_key"]
+    (meta,) = _metadata(pg_dsn, "EVENTS")
+    assert meta["duplicate_keys"]["extra_rows"] == 1
+    assert meta["duplicate_keys"]["samples"] == [["3"]]
+    assert "duplicate source key (id): 1 key value(s)" in out
