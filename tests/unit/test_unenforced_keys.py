@@ -3,10 +3,12 @@ error of a chunk that breaks an existing target's key, the stand-in's catalog-on
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
+from snowpg.aws.actions import summary_json
 from snowpg.demo.standin.queries import QueryRunner
 from snowpg.demo.standin.settings import StandinSettings
 from snowpg.errors import TargetError
@@ -14,6 +16,7 @@ from snowpg.model import ColumnMapping, SourceColumn, SourceTable, TablePlan
 from snowpg.postgres.connection import translate_pg_error
 from snowpg.postgres.keys import index_name
 from snowpg.run.keys import deferred_key
+from snowpg.run.options import RunSummary, TableSummary
 from snowpg.status import keyreport
 
 
@@ -148,3 +151,16 @@ def test_the_standin_answers_show_primary_keys_of_a_declared_table_from_its_decl
     assert '\'A\' AS "column_name", 2 AS "key_sequence"' in rows[1]
     other = {"sqlText": "SHOW PRIMARY KEYS IN TABLE DB1.PUBLIC.OTHER"}
     assert runner._declared_keys(other, other["sqlText"]) is other
+
+
+def test_the_lambda_answer_carries_the_findings_of_each_table() -> None:
+    found = {"columns": ["id"], "key_values": 2, "extra_rows": 4, "index": "events_snowpg_key"}
+    tables = [
+        TableSummary("EVENTS", "public.events", "completed", 2, 2, 0, 2004, 2004, 1.0,
+                     duplicate_keys=found),
+        TableSummary("CLEAN", "public.clean", "completed", 2, 2, 0, 2000, 2000, 1.0),
+    ]  # fmt: skip
+    summary = RunSummary("src", uuid.uuid4(), "completed", False, tables, 4004, 1.0, 0, [])
+    answer = summary_json(summary)
+    assert answer["tables"][0]["duplicate_keys"] == found
+    assert "duplicate_keys" not in answer["tables"][1]
