@@ -99,32 +99,32 @@ def add_primary_key(
 def find_duplicates(
     conn: psycopg.Connection[Any], schema: str, table: str, columns: Sequence[str]
 ) -> Duplicates:
-    """Count the duplicated key values and rows with a NULL key: one scan and one grouping."""
+    """Count the duplicated key values and rows with a NULL key: one grouping, one NULL scan."""
     target = _table(schema, table)
     keys = _idents(columns)
-    groups = sql.SQL(
-        "SELECT {keys}, count(*) AS n FROM {t} WHERE {nn} GROUP BY {keys} HAVING count(*) > 1"
-    ).format(keys=keys, t=target, nn=_not_null(columns))
+    sample = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns)
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*), coalesce(sum(n - 1), 0),"
-            " (SELECT count(*) FROM {t} WHERE NOT ({nn})) FROM ({g}) d"
-        ).format(t=target, nn=_not_null(columns), g=groups)
+            "WITH g AS MATERIALIZED (SELECT {keys}, count(*) AS n FROM {t} WHERE {nn}"
+            " GROUP BY {keys} HAVING count(*) > 1)"
+            " SELECT (SELECT count(*) FROM g), (SELECT coalesce(sum(n - 1), 0) FROM g),"
+            " (SELECT count(*) FROM {t} WHERE NOT ({nn})),"
+            " (SELECT coalesce(json_agg(json_build_array({sample}) ORDER BY n DESC, {keys}),"
+            " '[]') FROM (SELECT * FROM g ORDER BY n DESC, {keys} LIMIT {limit}) s)"
+        ).format(
+            keys=keys,
+            t=target,
+            nn=_not_null(columns),
+            sample=sample,
+            limit=sql.Literal(SAMPLE_KEYS),
+        )
     ).fetchone()
     assert row is not None
-    samples = conn.execute(
-        sql.SQL("SELECT {} FROM ({}) d ORDER BY n DESC, {} LIMIT {}").format(
-            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns),
-            groups,
-            keys,
-            sql.Literal(SAMPLE_KEYS),
-        )
-    ).fetchall()
     return Duplicates(
         key_values=int(row[0]),
         extra_rows=int(row[1]),
         null_key_rows=int(row[2]),
-        samples=tuple(tuple(s) for s in samples),
+        samples=tuple(tuple(s) for s in row[3]),
     )
 
 
