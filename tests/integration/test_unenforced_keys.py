@@ -16,7 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from snowpg.aws.handler import lambda_handler
 from snowpg.demo.servers import StandinServer
+from tests.aws.harness import FakeContext
 from tests.fixtures.migration import make_config, run_cli, spawn_cli, write_config
 
 pytestmark = pytest.mark.integration
@@ -326,3 +328,40 @@ def test_killed_between_the_last_chunk_and_the_key_is_finished_by_the_next_run(
     assert meta["duplicate_keys"]["extra_rows"] == 1
     assert meta["duplicate_keys"]["samples"] == [["3"]]
     assert "duplicate source key (id): 1 key value(s)" in out
+
+
+def test_the_lambda_answer_reports_the_duplicates(
+    standin: StandinServer,
+    sf_conn: Any,
+    sf_database: str,
+    pg_dsn: str,
+    pg_database: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _execute(
+        sf_conn,
+        "CREATE TABLE EVENTS (ID NUMBER(38,0), NAME VARCHAR)",
+        "INSERT INTO EVENTS VALUES (1, 'a'), (2, 'b'), (2, 'b2'), (3, 'c')",
+    )
+    standin.control(primary_keys={"EVENTS": ["ID"]})
+    cfg = write_config(
+        tmp_path / "config.json",
+        make_config(sf_database, pg_database, [{"source": "EVENTS"}]),
+    )
+    monkeypatch.setenv("SNOWPG_CONFIG", str(cfg))
+    answer = lambda_handler({"action": "migrate", "source_name": "src"}, FakeContext(120))
+    assert answer["statusCode"] == 200, answer
+    body = json.loads(answer["body"]) if isinstance(answer["body"], str) else answer["body"]
+    (result,) = body["sources"]
+    (table,) = result["tables"]
+    assert table["rows"] == 4
+    assert table["duplicate_keys"]["columns"] == ["id"]
+    assert table["duplicate_keys"]["key_values"] == 1
+    assert table["duplicate_keys"]["extra_rows"] == 1
+    assert table["duplicate_keys"]["samples"] == [["2"]]
+    assert (
+        "duplicate source keys (every row loaded, no primary key): EVENTS (1 extra row(s))"
+        in (body["message"])
+    )
