@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from snowpg.aws.actions import summary_json
-from snowpg.demo.standin.queries import QueryRunner
-from snowpg.demo.standin.settings import StandinSettings
+from snowpg.demo.standin import keys as standin_keys
 from snowpg.errors import TargetError
 from snowpg.model import ColumnMapping, SourceColumn, SourceTable, TablePlan
 from snowpg.postgres.connection import translate_pg_error
@@ -139,18 +138,48 @@ def test_other_errors_get_no_key_hint() -> None:
     assert err.hint is None
 
 
-def test_the_standin_answers_show_primary_keys_of_a_declared_table_from_its_declaration() -> None:
-    runner = QueryRunner(StandinSettings(primary_keys={"My T": ["B", "A"]}), "http://x")
-    body = {"sqlText": 'SHOW PRIMARY KEYS IN TABLE "DB1"."PUBLIC"."My T"', "other": 1}
-    out = runner._declared_keys(body, body["sqlText"])
-    assert out["other"] == 1
-    rows = out["sqlText"].split(" UNION ALL ")
-    assert len(rows) == 2
-    assert "'DB1' AS \"database_name\", 'PUBLIC' AS \"schema_name\"" in rows[0]
-    assert '\'B\' AS "column_name", 1 AS "key_sequence"' in rows[0]
-    assert '\'A\' AS "column_name", 2 AS "key_sequence"' in rows[1]
-    other = {"sqlText": "SHOW PRIMARY KEYS IN TABLE DB1.PUBLIC.OTHER"}
-    assert runner._declared_keys(other, other["sqlText"]) is other
+def _fakesnow(sql_seen: list[str]) -> Any:
+    """A fakesnow that lists one real key (OTHER.ID) for SHOW and echoes any other statement."""
+
+    def upstream(body: dict[str, Any]) -> dict[str, Any]:
+        sql_seen.append(body["sqlText"])
+        rowtype = [{"name": n} for n in ("created_on", "database_name", "schema_name",
+                                          "table_name", "column_name", "key_sequence",
+                                          "constraint_name", "rely", "comment")]  # fmt: skip
+        rows = [["x", "DB1", "PUBLIC", "OTHER", "ID", "1", "other_pkey", "false", None]]
+        if body["sqlText"].upper().startswith("SHOW"):
+            return {"success": True, "data": {"rowtype": rowtype, "rowset": rows}}
+        return {"success": True, "data": {"rowtype": rowtype, "rowset": []}}
+
+    return upstream
+
+
+def test_the_standin_lists_declared_keys_beside_real_ones_for_a_schema_or_a_table() -> None:
+    seen: list[str] = []
+    declared = {"My T": ["B", "A"]}
+    body = {"sqlText": 'SHOW PRIMARY KEYS IN SCHEMA "DB1".PUBLIC', "other": 1}
+    standin_keys.run(body, _fakesnow(seen), declared)
+    show, select = seen
+    assert show == body["sqlText"]
+    assert "('x', 'DB1', 'PUBLIC', 'OTHER', 'ID', '1', 'other_pkey', 'false', " in select
+    assert "'DB1', 'PUBLIC', 'My T', 'B', '1', 'my t_pkey'" in select
+    assert "'DB1', 'PUBLIC', 'My T', 'A', '2', 'my t_pkey'" in select
+    assert select.endswith(
+        'AS v("created_on", "database_name", "schema_name", "table_name", "column_name", '
+        '"key_sequence", "constraint_name", "rely", "comment")'
+    )
+
+    seen.clear()
+    standin_keys.run(
+        {"sqlText": 'SHOW PRIMARY KEYS IN TABLE DB1.PUBLIC."My T"'}, _fakesnow(seen), declared
+    )
+    assert "'OTHER'" in seen[1] and "'My T', 'A', '2'" in seen[1]
+    seen.clear()
+    standin_keys.run(
+        {"sqlText": "SHOW PRIMARY KEYS IN TABLE DB1.PUBLIC.OTHER"}, _fakesnow(seen), declared
+    )
+    assert seen == ["SHOW PRIMARY KEYS IN TABLE DB1.PUBLIC.OTHER"]  # nothing declared: as it is
+    assert standin_keys.name_parts('"a""b".c."D e"') == ['a"b', "C", "D e"]
 
 
 def test_the_lambda_answer_carries_the_findings_of_each_table() -> None:

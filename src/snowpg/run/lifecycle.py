@@ -27,6 +27,7 @@ from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, TransientError
 from snowpg.model import TablePlan
 from snowpg.plan import watermark
+from snowpg.plan.source_plan import SourcePlanner
 from snowpg.postgres import connection
 from snowpg.run import prepare
 from snowpg.run.options import MigrateOptions
@@ -48,6 +49,7 @@ class OpenedRun:
     plans: dict[str, TablePlan] = field(default_factory=dict)
     rows: list[TableRow] = field(default_factory=list)
     created: uuid.UUID | None = None  # a run this process created (a retry resumes it)
+    unplanned: int = 0  # tables left unplanned at the planning deadline
     already_complete: RunRow | None = None
 
 
@@ -157,19 +159,28 @@ def _open_run(
         prepared = {r.key.source_table for r in store.table_rows(admin, existing.run_id)}
         admin.commit()
     to_plan = [t for t in selected if not _is_prepared(t, prepared)]
-    # Every problem of every table (missing tables and columns, non-empty targets) at once.
-    plans = prepare.plan_tables(settings, source, to_plan, admin)
+    planner = SourcePlanner(settings, source, admin)
+    try:
+        # Every problem of every table (missing tables and columns, non-empty targets) at once,
+        # from one catalog statement; nothing is written before this passes.
+        planner.check(to_plan).raise_if_any()
+        admin.rollback()
 
-    schema.ensure_schema(admin)
-    if resumed and existing is not None:
-        run_id = existing.run_id
-        _resume(admin, source, run_id)
-    else:
-        run_id = _create(settings, source, selected, config_hash, options, admin, existing)
-        opened.created = run_id
-    prepare.prepare_tables(admin, run_id, plans, len(prepared))
-    opened.run_id, opened.resumed = run_id, resumed
+        schema.ensure_schema(admin)
+        if resumed and existing is not None:
+            run_id = existing.run_id
+            _resume(admin, source, run_id)
+        else:
+            run_id = _create(settings, source, selected, config_hash, options, admin, existing)
+            opened.created = run_id
+        opened.run_id, opened.resumed = run_id, resumed
+        plans = prepare.plan_and_prepare(
+            planner, admin, run_id, to_plan, len(prepared), options.plan_deadline
+        )
+    finally:
+        planner.close()
     opened.plans = {**opened.plans, **plans}
+    opened.unplanned = len(to_plan) - len(plans)
 
 
 def _resume(admin: Any, source: SourceConfig, run_id: uuid.UUID) -> None:

@@ -16,6 +16,7 @@ import psycopg
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig
+from snowpg.plan import discovery
 from snowpg.postgres import connection
 from snowpg.run import lifecycle
 from snowpg.run.jobs import jobs_for
@@ -64,8 +65,11 @@ def _migrate_source(
     on_run_ready: Callable[..., Any] | None,
 ) -> RunSummary:
     started = time.monotonic()
+    config_hash = settings.config_hash(source)  # of the config text, before discovery
+    # DISCOVERY (interim, until the start-up plans from its own schema catalog): one connection,
+    # one describe_schema when the source has "tables": "*" / include_tables; none otherwise.
+    source = discovery.resolve_source(settings, source)
     selected = source.select_tables(options.tables_filter)
-    config_hash = settings.config_hash(source)
     admin, opened = lifecycle.start(settings, source, selected, config_hash, options)
     try:
         if opened.already_complete is not None:
@@ -93,6 +97,12 @@ def _migrate_source(
             r.key.source_table for r in rows if wanted(r.key.source_table, selected)
         )
         summary.deadline_hit = deadline_hit
+        in_run = {t.source_table for t in summary.tables} | {
+            t.source_table.upper() for t in summary.tables
+        }
+        summary.unplanned = tuple(
+            t.source for t in selected if t.source not in in_run and t.source.upper() not in in_run
+        )
         return summary
     finally:
         admin.close()

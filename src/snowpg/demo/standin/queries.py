@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from snowpg.demo.standin import keys, pipe
 from snowpg.demo.standin.declared import declare
 from snowpg.demo.standin.encode import Extras, encode_batch, from_ipc, split_rows, to_ipc
 from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSettings
@@ -29,8 +30,6 @@ QUEUED_TIMED_OUT = (
 )
 _ALTER_SET = re.compile(r"^\s*alter\s+session\s+set\s+(\w+)\s*=\s*(.+?)\s*;?\s*$", re.I | re.S)
 _ROW_QUERY = re.compile(r"^\s*(\(\s*)*(select|with|show|describe|desc)\b", re.I)
-_SHOW_PK = re.compile(r"^\s*show\s+primary\s+keys\s+in\s+table\s+(.+?)\s*;?\s*$", re.I | re.S)
-_NAME_PART = re.compile(r'"((?:[^"]|"")*)"|([^."\s]+)')
 _KEPT_QUERIES = 64
 _LOGGED_QUERIES = 5000  # texts kept for GET /standin/queries (tests assert what was asked)
 
@@ -161,7 +160,8 @@ class QueryRunner:
         if hold > limit:
             self.stats["timed_out"] += 1
             return error_answer("000630", TIMED_OUT.format(n=int(limit)), qid)
-        answer = upstream(self._declared_keys(body, sql))
+        declared = self.settings.primary_keys
+        answer = pipe.run(body, lambda b: keys.run(b, upstream, declared))
         if pending.cancelled.is_set():
             self.stats["cancelled"] += 1
             return error_answer(*CANCELLED, qid)
@@ -170,31 +170,6 @@ class QueryRunner:
                 session = self.sessions.setdefault(token, Session())
                 session.parameters[m.group(1).upper()] = _param_value(m.group(2))
         return self._shape(answer, token, qid)
-
-    def _declared_keys(self, body: dict[str, Any], sql: str) -> dict[str, Any]:
-        """A SHOW PRIMARY KEYS of a table with a declared key becomes a SELECT of the rows the
-        service lists (same columns): the key is in the catalog, and fakesnow never enforces it."""
-        m = _SHOW_PK.match(sql)
-        if m is None:
-            return body
-        parts = [q.replace('""', '"') if q else u.upper() for q, u in _NAME_PART.findall(m[1])]
-        columns = self.settings.primary_keys.get(parts[-1]) if parts else None
-        if not columns:
-            return body
-        database, schema = ([""] * 2 + parts)[-3:-1]
-
-        def lit(v: str) -> str:
-            return "'" + v.replace("'", "''") + "'"
-
-        rows = [
-            f"SELECT '1970-01-01'::TIMESTAMP_LTZ AS \"created_on\", {lit(database)} AS "
-            f'"database_name", {lit(schema)} AS "schema_name", {lit(parts[-1])} AS '
-            f'"table_name", {lit(c)} AS "column_name", {i} AS "key_sequence", '
-            f'{lit(parts[-1].lower() + "_pkey")} AS "constraint_name", \'false\' AS "rely", '
-            'NULL::VARCHAR AS "comment"'
-            for i, c in enumerate(columns, 1)
-        ]
-        return {**body, "sqlText": " UNION ALL ".join(rows)}
 
     def _shape(self, answer: dict[str, Any], token: str, qid: str) -> dict[str, Any]:
         data = answer.get("data")
