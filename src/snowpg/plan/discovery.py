@@ -97,6 +97,19 @@ def with_tables(
     return out
 
 
+def with_names(source: SourceConfig, names: Sequence[str]) -> SourceConfig:
+    """``source`` with the tables a run recorded when it was created (``discovered_tables``):
+    no catalog needed, and tables made in Snowflake since are left to the next run."""
+    if not source.discovers:
+        return source
+    tables = expand(source, [(n, "BASE TABLE") for n in names]).tables
+    out = source.model_copy(
+        update={"tables": tables, "include_tables": None, "exclude_tables": None}
+    )
+    out.use_identifier_case(source.identifier_case)
+    return out
+
+
 def fetch_catalog(settings: Settings, source: SourceConfig) -> SchemaCatalog:
     """The catalog of ``source``'s Snowflake schema: one connection, one statement."""
     conn = session.connect(

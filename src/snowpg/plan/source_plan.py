@@ -31,6 +31,7 @@ class SourcePlanner:
         self.source = source
         self.pg_conn = pg_conn
         self.catalog: SchemaCatalog | None = None
+        self._whole_schema = False
         self._sf: Any = None
 
     def sf(self) -> Any:
@@ -48,13 +49,15 @@ class SourcePlanner:
         self.catalog = schema_catalog.describe_schema(
             self.sf(), self.source.source_sf_database, self.source.source_sf_schema, names
         )
+        self._whole_schema = tables is None
         return self.catalog
 
     def check(self, tables: Sequence[TableConfig]) -> Preflight:
         """Every problem of ``tables`` the catalogs show; one Snowflake statement in all."""
         if not tables:
             return Preflight()
-        catalog = self.describe(tables)
+        # A whole-schema catalog already read (discovery) serves: no second statement.
+        catalog = self.catalog if self._whole_schema and self.catalog else self.describe(tables)
         return check_tables(
             tables,
             lambda t: plan_table(

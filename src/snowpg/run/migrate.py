@@ -66,11 +66,12 @@ def _migrate_source(
 ) -> RunSummary:
     started = time.monotonic()
     config_hash = settings.config_hash(source)  # of the config text, before discovery
-    # DISCOVERY (interim, until the start-up plans from its own schema catalog): one connection,
-    # one describe_schema when the source has "tables": "*" / include_tables; none otherwise.
-    source = discovery.resolve_source(settings, source)
-    selected = source.select_tables(options.tables_filter)
+    # A discovering source ("tables": "*") learns its tables in the start-up, from the run or
+    # from the one catalog statement planning reads anyway.
+    selected = [] if source.discovers else source.select_tables(options.tables_filter)
     admin, opened = lifecycle.start(settings, source, selected, config_hash, options)
+    source = opened.source or source
+    selected = opened.selected if opened.selected is not None else selected
     try:
         if opened.already_complete is not None:
             return summarize_already_complete(
