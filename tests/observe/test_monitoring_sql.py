@@ -43,6 +43,9 @@ UPDATE migration_status.migration_chunk_status SET status = 'in_progress', compl
     WHERE source_table = 'ITEMS' AND chunk_id = 1;
 UPDATE migration_status.migration_table_status SET status = 'in_progress', completed_at = NULL,
     completed_chunks = completed_chunks - 1;
+UPDATE migration_status.migration_table_status SET metadata = metadata || '{"duplicate_keys":
+    {"columns": ["id"], "key_values": 2, "extra_rows": 3, "null_key_rows": 0,
+     "samples": [["7"], ["9"]], "index": "items_snowpg_key"}}' WHERE source_table = 'ITEMS';
 """
 
 
@@ -98,6 +101,9 @@ def test_every_monitoring_query_runs_and_finds_planted_problems(
     report = {r["source_table"]: r for r in out["run_report"]}
     assert report["ORDERS"]["total_rows_copied"] == 3000 and report["ORDERS"]["retries"] == 2
     assert 0 < len(out["slowest_chunks"]) <= 20
+    [dup] = out["duplicate_keys"]
+    assert (dup["source_table"], dup["key_columns"], dup["extra_rows"]) == ("ITEMS", ["id"], 3)
+    assert dup["examples"] == [["7"], ["9"]] and dup["dropped_by_upsert"] is None
 
     # snowpg status sees the same problems.
     [live] = status_json(cfg, server_env)

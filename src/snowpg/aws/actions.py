@@ -330,6 +330,8 @@ def summary_json(summary: Any) -> dict[str, Any]:
             "failed_chunks": t.failed_chunks,
             "rows": t.rows,
             **({"error": t.error} if t.error else {}),
+            **({"duplicate_keys": t.duplicate_keys} if t.duplicate_keys else {}),
+            **({"deduplicated": t.deduplicated} if t.deduplicated else {}),
         }
         for t in summary.tables
     ]
@@ -383,6 +385,12 @@ def _one_line(r: Mapping[str, Any]) -> str:
         f"source {r['source_name']}: run {r['run_id']} {r['status']}, "
         f"{chunks.get('completed', 0)}/{chunks.get('total', 0)} chunk(s), {r.get('rows', 0)} rows"
     )
+    dups = [t for t in r.get("tables", []) if t.get("duplicate_keys")]
+    if dups:
+        text += "; duplicate source keys (every row loaded, no primary key): " + ", ".join(
+            f"{t['source_table']} ({t['duplicate_keys'].get('extra_rows', 0)} extra row(s))"
+            for t in dups
+        )
     if r["status"] == "partial":
         text += "; call again to continue"
     elif r["status"] == "failed":

@@ -68,6 +68,11 @@ def status_view(r: StatusReport) -> RenderableType:
                 f"{human_duration(c.seconds)} (worker {c.lease_owner or '-'})"
             )
         )
+    for ts in r.tables:
+        for note in ts.key_notes:
+            line = Text.from_markup(f"[yellow]keys[/] {ts.source_table}: ")
+            line.append(note)
+            parts.append(line)
     for c in r.failed_chunks:
         line = Text.from_markup(f"[red]failed[/] {c.source_table} chunk {c.chunk_id}: ")
         line.append(c.error_message or "no message")

@@ -70,13 +70,18 @@ class WorkerConnections:
         self._close_pg()
         self._close_sf()
 
-    def _with_pg_retry(self, fn: Callable[[psycopg.Connection[Any]], T], what: str) -> T:
+    def _with_pg_retry(
+        self,
+        fn: Callable[[psycopg.Connection[Any]], T],
+        what: str,
+        stall_seconds: float | None = None,
+    ) -> T:
         """Run a status operation, reconnecting with backoff when PostgreSQL is unavailable."""
         attempts = self.ctx.settings.max_retry_attempts
         for attempt in range(attempts + 1):
             try:
                 conn = self.pg()
-                with watchdog.guard(conn, what):
+                with watchdog.guard(conn, what, stall_seconds):
                     return fn(conn)
             except psycopg.Error as exc:
                 err = connection.translate_pg_error(exc, context=what)

@@ -29,7 +29,7 @@ from snowpg.copy.job import TableJob
 from snowpg.model import ChunkRange
 from snowpg.postgres import ddl, introspect, watchdog
 from snowpg.snowflake import reader, statements
-from snowpg.status import store
+from snowpg.status import keyreport, store
 
 log = logging.getLogger("snowpg.copy")
 
@@ -141,6 +141,24 @@ class StageAndMerge(_RowsCopy):
 
     def after_copy(self, conn: psycopg.Connection[Any]) -> None:
         job = self.job
+        dropped = upsert.drop_duplicates(conn, self.spec)
+        if dropped.extra_rows:  # in the chunk's transaction: counted once, whatever retries
+            wm = self.spec.watermark_target
+            store.add_metadata_counts(
+                conn,
+                job.key,
+                "deduplicated",
+                {"key_values": dropped.key_values, "dropped_rows": dropped.extra_rows},
+                {"columns": list(self.spec.target_keys), "rule": keyreport.keep_rule(wm)},
+            )
+            log.warning(
+                "%s: %d staged row(s) shared an upsert key with another (Snowflake does not "
+                "enforce keys); kept one per key (%s)",
+                job.display_name,
+                dropped.extra_rows,
+                keyreport.keep_rule(wm),
+                extra={"table": job.display_name},
+            )
         upsert.merge_chunk(conn, self.spec, job.target_schema, job.target_table, job.target_columns)
 
 

@@ -3,8 +3,9 @@
 Everything runs inside the chunk's transaction (the worker commits it with the chunk's
 ``completed`` mark), so a chunk's upsert or delete check happens exactly once:
 
-* a merging table's chunk is COPYed into a staging table and merged into the target by its keys
-  (smart mode: a plain insert when none of the staged keys exists yet);
+* a merging table's chunk is COPYed into a staging table, cut to one row per key (Snowflake does
+  not enforce keys: :func:`drop_duplicates`) and merged into the target by its keys (smart mode: a
+  plain insert when none of the staged keys exists yet);
 * a delete-check chunk COPYs the source's keys of one key range into a temp table and deletes (or
   flags) the target rows of that range whose key is not among them.
 
@@ -25,7 +26,7 @@ from psycopg import sql
 
 from snowpg.copy import encode, writer
 from snowpg.model import ChunkRange, SourceTable
-from snowpg.postgres import ddl, merge
+from snowpg.postgres import ddl, keys, merge
 from snowpg.snowflake import reader, statements
 
 log = logging.getLogger("snowpg.copy.upsert")
@@ -43,6 +44,7 @@ class UpsertSpec:
     delete_mode: str = "delete"
     flag_column: str | None = None
     delete_from: int | None = None  # chunk ids from here on are delete checks
+    watermark_target: str | None = None  # the target column of source_watermark
 
     @property
     def merges(self) -> bool:
@@ -54,6 +56,8 @@ def spec_from_metadata(metadata: dict[str, Any]) -> UpsertSpec | None:
     if not isinstance(inc, dict):
         return None
     delete_from = inc.get("delete_from")
+    to_target = {pair[0]: pair[1] for pair in metadata.get("columns") or ()}
+    wm = inc.get("watermark_column")
     return UpsertSpec(
         source_keys=tuple(inc.get("source_keys") or ()),
         target_keys=tuple(inc.get("target_keys") or ()),
@@ -63,6 +67,7 @@ def spec_from_metadata(metadata: dict[str, Any]) -> UpsertSpec | None:
         delete_mode=str(inc.get("delete_mode") or "delete"),
         flag_column=inc.get("flag_column"),
         delete_from=int(delete_from) if delete_from is not None else None,
+        watermark_target=to_target.get(wm) if wm else None,
     )
 
 
@@ -77,6 +82,16 @@ def copy_target(
     if spec is None or not spec.merges:
         return schema, table
     return merge.create_stage(conn, schema, table)
+
+
+def drop_duplicates(conn: psycopg.Connection[Any], spec: UpsertSpec | None) -> keys.Duplicates:
+    """Keep one staged row per key (Snowflake does not enforce keys, so a window may hold two):
+    the greatest watermark, ties by the row's text. What was dropped."""
+    if spec is None or not spec.merges:
+        return keys.Duplicates()
+    return keys.drop_stage_duplicates(
+        conn, ("pg_temp", merge.STAGE), spec.target_keys, spec.watermark_target
+    )
 
 
 def merge_chunk(

@@ -272,7 +272,9 @@ class Worker(WorkerConnections):
     def _after_chunk(self, claim: ClaimedChunk) -> None:
         try:
             self._with_pg_retry(
-                lambda c: self.ctx.on_table_chunk_done(c, claim.key.table), "finishing a table"
+                lambda c: self.ctx.on_table_chunk_done(c, claim.key.table),
+                "finishing a table",
+                watchdog.INDEX_BUILD_STALL_SECONDS,
             )
         except SnowpgError as exc:
             # The chunk itself is committed; the table is finished again by the run's final sweep.

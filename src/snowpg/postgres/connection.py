@@ -143,4 +143,30 @@ def translate_pg_error(exc: BaseException, *, context: str) -> SnowpgError:
     # 57014 query_canceled) has one and is final for us.
     if sqlstate is None and isinstance(exc, psycopg.OperationalError | OSError | TimeoutError):
         return TargetUnavailable(message)
+    if sqlstate == UNIQUE_VIOLATION:
+        return _duplicate_key_error(exc, message)
     return TargetError(message)
+
+
+UNIQUE_VIOLATION = "23505"
+
+_DUPLICATE_KEY_HINT = (
+    "Snowflake does not enforce PRIMARY KEY or UNIQUE, so the source may hold several rows with "
+    "one key; drop the target's primary key or unique index{on} and run again, or drop the "
+    "target table and let snowpg create it (it loads every row and reports the duplicates), or "
+    "set uniqueness_columns to upsert on the key (one row per key is kept)"
+)
+
+
+def _duplicate_key_error(exc: BaseException, message: str) -> TargetError:
+    """A chunk that broke a unique key of the target: say which, why, and what to do."""
+    diag = getattr(exc, "diag", None)
+    detail = getattr(diag, "message_detail", None)  # "Key (id)=(7) already exists."
+    constraint = getattr(diag, "constraint_name", None)
+    table = getattr(diag, "table_name", None)
+    schema = getattr(diag, "schema_name", None)
+    if detail:
+        message += f": {redact(detail).strip()}"
+    where = f"{schema}.{table}" if schema and table else table
+    on = f" ({constraint}" + (f" on {where}" if where else "") + ")" if constraint else ""
+    return TargetError(message, hint=_DUPLICATE_KEY_HINT.format(on=on))

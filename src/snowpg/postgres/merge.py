@@ -49,8 +49,11 @@ def _idents(names: Sequence[str]) -> sql.Composed:
 
 
 # preparing the target ------------------------------------------------------------------------
-def prepare_target(conn: psycopg.Connection[Any], plan: TablePlan) -> None:
-    """Unique index on the keys and the deleted flag column; in the caller's transaction."""
+def prepare_target(
+    conn: psycopg.Connection[Any], plan: TablePlan, *, unique_index: bool = True
+) -> None:
+    """Unique index on the keys (unless ``unique_index`` is False: a table snowpg creates gets it
+    after its first load, snowpg.run.keys) and the deleted flag column; caller's transaction."""
     inc = plan.incremental or {}
     keys = list(inc.get("target_keys") or ())
     target = _table(plan.target_schema, plan.target_table)
@@ -61,7 +64,9 @@ def prepare_target(conn: psycopg.Connection[Any], plan: TablePlan) -> None:
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} boolean NOT NULL DEFAULT false"
             ).format(target, sql.Identifier(flag))
         )
-    if not keys or has_unique_index(conn, plan.target_schema, plan.target_table, keys):
+    if not unique_index or not keys:
+        return
+    if has_unique_index(conn, plan.target_schema, plan.target_table, keys):
         return
     name = f"{plan.target_table[:50]}_snowpg_keys"
     conn.execute(

@@ -27,6 +27,9 @@ T = TypeVar("T")
 # A chunk's PostgreSQL work (claim, COPY of one Arrow batch, commit) takes seconds; five minutes
 # without progress means the server stopped answering. SNOWPG_PG_STALL_SECONDS overrides it.
 DEFAULT_STALL_SECONDS = 300.0
+# Finishing a table builds its key and restored indexes: one statement that reports nothing for
+# as long as the sort of the whole table takes (minutes for 10^8 rows), so it gets longer.
+INDEX_BUILD_STALL_SECONDS = 3600.0
 _CHECK_EVERY_S = 0.5
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class TableSummary:
     seconds: float | None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    # source keys Snowflake did not enforce (status metadata, snowpg.status.keyreport)
+    duplicate_keys: dict[str, Any] | None = None
+    deduplicated: dict[str, Any] | None = None
 
 
 @dataclass

@@ -6,7 +6,8 @@ later call continues with the next one. Preparing one table is one transaction: 
 truncate) the table, save and drop its secondary indexes, and record the table, its contract and
 its chunks in ``migration_status``. A crash leaves either all of that or none of it, so a resumed
 run never truncates twice or forgets an index. A table whose chunks are all done is finished: its
-status closed and its saved indexes recreated.
+status closed, its saved indexes recreated and, for a table snowpg created, its source key added
+(``snowpg.run.keys``: Snowflake does not enforce keys).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from snowpg.contract import SavedIndex, TableContract
 from snowpg.model import TablePlan
 from snowpg.plan.source_plan import SourcePlanner
 from snowpg.postgres import ddl, introspect, merge
+from snowpg.run import keys
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
 
@@ -75,9 +77,11 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
     schema, table = plan.target_schema, plan.target_table
     with conn.cursor() as cur:
         cur.execute(ddl.create_schema(schema))
+        owed = keys.deferred_key(plan)
         if plan.create_target:
+            # Without its key: Snowflake does not enforce it (run.keys adds it after the load).
             cols = [(m.target, m.pg_type, True) for m in plan.mappings]
-            cur.execute(ddl.create_table(schema, table, cols, plan.target_primary_key))
+            cur.execute(ddl.create_table(schema, table, cols))
         elif plan.truncate_onstart:
             cur.execute(ddl.truncate_table(schema, table))
         saved: list[SavedIndex] = []
@@ -86,7 +90,7 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
                 saved.append(SavedIndex(idx.name, idx.definition))
                 cur.execute(ddl.drop_index(schema, idx.name))
         if plan.incremental is not None:
-            merge.prepare_target(conn, plan)
+            merge.prepare_target(conn, plan, unique_index=owed is None)
         contract = TableContract.from_plan(plan, tuple(saved))
         key = store.add_table(
             conn,
@@ -101,7 +105,11 @@ def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -
             chunks=[(c.chunk_id, c.range.to_json(), c.estimated_rows) for c in plan.chunks],
             estimated_rows=plan.estimated_rows,
             chunking_method=plan.chunking_method,
-            metadata={"ordinal": ordinal, **contract.to_json()},
+            metadata={
+                "ordinal": ordinal,
+                **contract.to_json(),
+                **({"deferred_key": owed} if owed else {}),
+            },
         )
         if saved:
             store.set_indexes_disabled(conn, key, contract.to_json()["saved_indexes"])
@@ -123,6 +131,7 @@ def finish_table(conn: Any, key: TableKey) -> None:
     if row.status == "completed" and row.indexes_disabled and not row.indexes_restored:
         made = restore_indexes(conn, row)
         log.info("restored %d index(es) on %s.%s", made, row.target_schema, row.target_table)
+    keys.finish_keys(conn, row)
     conn.commit()
 
 

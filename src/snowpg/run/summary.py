@@ -11,7 +11,7 @@ from typing import Any
 from snowpg.config import SourceConfig, TableConfig
 from snowpg.copy.job import WorkerStats
 from snowpg.run.options import RunSummary, TableSummary
-from snowpg.status import store
+from snowpg.status import keyreport, store
 from snowpg.status.rows import RunRow, TableRow
 
 log = logging.getLogger("snowpg.run.summary")
@@ -99,6 +99,7 @@ def _table_summary(row: TableRow) -> TableSummary:
     if row.metadata.get("nul_fixed"):
         counts = ", ".join(f"{c} {n:,}" for c, n in sorted(row.metadata["nul_fixed"].items()))
         notes.append(f"values cleaned of NUL characters (nul_policy): {counts}")
+    notes.extend(keyreport.notes(row.metadata))
     return TableSummary(
         source_table=row.key.source_table,
         target=f"{row.target_schema}.{row.target_table}",
@@ -111,4 +112,6 @@ def _table_summary(row: TableRow) -> TableSummary:
         seconds=seconds,
         error=row.error_message,
         notes=notes,
+        duplicate_keys=row.metadata.get("duplicate_keys"),
+        deduplicated=row.metadata.get("deduplicated"),
     )

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from snowpg.status import keyreport
+
 # "Current" throughput is measured over the chunks completed in this many seconds.
 RATE_WINDOW_S = 60.0
 # A chunk is stuck when it has been in progress this many times longer than its table's median
@@ -56,6 +58,10 @@ class TableStatus:
     eta_seconds: float | None = None
     median_chunk_seconds: float | None = None
     verification: str | None = None
+    # source keys Snowflake did not enforce: the findings and their one-line notes (keyreport)
+    duplicate_keys: dict[str, Any] | None = None
+    deduplicated: dict[str, Any] | None = None
+    key_notes: list[str] = field(default_factory=list)
     stuck_chunks: list[ChunkIssue] = field(default_factory=list)
     failed_chunks: list[ChunkIssue] = field(default_factory=list)
 
@@ -103,6 +109,7 @@ def table_status(t: dict[str, Any]) -> TableStatus:
     # Rows per second of copying: pauses between invocations are left out.
     span = secs - (t["idle_s"] or 0.0) if secs is not None else None
     average = rows / span if span and span > 0 and rows else None
+    meta = t.get("metadata") or {}
     ts = TableStatus(
         source_table=t["source_table"],
         target=f"{t['target_schema']}.{t['target_table']}",
@@ -123,6 +130,9 @@ def table_status(t: dict[str, Any]) -> TableStatus:
         average_rows_per_second=average,
         median_chunk_seconds=t["median_s"],
         verification=_verification(t),
+        duplicate_keys=meta.get("duplicate_keys"),
+        deduplicated=meta.get("deduplicated"),
+        key_notes=keyreport.notes(meta),
     )
     ts.eta_seconds = None if done else eta(ts)
     return ts

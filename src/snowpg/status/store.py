@@ -54,6 +54,7 @@ from snowpg.status.runs import (
     touch_run,
 )
 from snowpg.status.tables import (
+    add_metadata_counts,
     add_nul_fixed,
     add_skipped_table,
     add_table,
@@ -71,6 +72,7 @@ __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "LostClaim",
     "RunAbandoned",
+    "add_metadata_counts",
     "add_nul_fixed",
     "add_skipped_table",
     "add_table",

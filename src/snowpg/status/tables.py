@@ -163,6 +163,23 @@ def add_nul_fixed(conn: Conn, key: TableKey, counts: dict[str, int]) -> None:
     )
 
 
+def add_metadata_counts(
+    conn: Conn, key: TableKey, name: str, counts: dict[str, int], fields: dict[str, Any]
+) -> None:
+    """Add ``counts`` to the numbers of ``metadata[name]`` and set its other ``fields``; caller
+    txn. One UPDATE, so concurrent chunks add up, as in :func:`add_nul_fixed`."""
+    conn.execute(
+        q(
+            "UPDATE {tables} SET metadata = jsonb_set(coalesce(metadata, '{{}}'), ARRAY[%(name)s],"
+            " coalesce(metadata -> %(name)s, '{{}}') || %(fields)s || (SELECT jsonb_object_agg("
+            "e.key, coalesce((metadata -> %(name)s ->> e.key)::bigint, 0) + e.value::bigint)"
+            " FROM jsonb_each_text(%(counts)s) AS e))"
+            " WHERE {table_where}"
+        ),
+        {**key_params(key), "name": name, "counts": Jsonb(counts), "fields": Jsonb(fields)},
+    )
+
+
 def set_indexes_disabled(conn: Conn, key: TableKey, index_defs: list[dict[str, Any]]) -> None:
     """Mark the table's indexes dropped and save their definitions; caller txn."""
     conn.execute(

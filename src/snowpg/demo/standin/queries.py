@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from snowpg.demo.standin import pipe, timetravel
+from snowpg.demo.standin import keys, pipe, timetravel
 from snowpg.demo.standin.declared import declare
 from snowpg.demo.standin.encode import Extras, encode_batch, from_ipc, split_rows, to_ipc
 from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSettings
@@ -169,7 +169,8 @@ class QueryRunner:
             if refused is not None:
                 return error_answer(*refused, qid, sql_state="02000")
             body = {**body, "sqlText": sql}
-        answer = pipe.run(body, upstream)
+        declared = self.settings.primary_keys
+        answer = pipe.run(body, lambda b: keys.run(b, upstream, declared))
         if pending.cancelled.is_set():
             self.stats["cancelled"] += 1
             return error_answer(*CANCELLED, qid)

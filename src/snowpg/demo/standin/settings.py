@@ -47,6 +47,9 @@ class StandinSettings:
     # Time Travel retention (real seconds, not scaled): an AT(TIMESTAMP => t) older than this is
     # refused with the service's 000707; the clause itself is stripped before fakesnow sees it.
     retention_s: float = 86400.0
+    # primary keys declared in the catalog only, not enforced, as Snowflake keeps them (fakesnow
+    # enforces a key it is given): {table: [column, ...]} answers SHOW PRIMARY KEYS IN TABLE
+    primary_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
