@@ -25,6 +25,8 @@ class SourceConfig(StrictModel):
     source_sf_schema: NonEmpty
     target_pg_database: NonEmpty
     target_pg_schema: NonEmpty
+    # None: the top-level max_snowflake_queries (Settings.max_snowflake_queries_for).
+    max_snowflake_queries: int | None = Field(default=None, ge=0, le=1000)
     tables: Annotated[list[TableConfig], Field(min_length=1)]
 
     @field_validator("target_pg_database", "target_pg_schema")

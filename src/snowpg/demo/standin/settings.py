@@ -44,6 +44,9 @@ class StandinSettings:
     numbers: dict[str, dict[int, str]] = field(default_factory=dict)
     # types fakesnow lacks, declared on VARCHAR columns: {column: "GEOGRAPHY" | "VECTOR(FLOAT, n)"}
     types: dict[str, str] = field(default_factory=dict)
+    # the queries counted in flight (stats in_flight / max_in_flight), by a regular expression
+    # on the SQL text; empty: every query
+    in_flight_pattern: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
