@@ -12,7 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from snowpg.config import Settings
+from snowpg.copy.connections import WorkerConnections
+from snowpg.copy.context import WorkerContext
 from snowpg.demo.servers import StandinServer
+from snowpg.sinks import ProgressSink
 from snowpg.status import slots
 from tests.faults.helpers import wait_or_kill
 from tests.fixtures.migration import (
@@ -150,3 +154,80 @@ def test_two_processes_of_one_run_never_have_more_chunk_queries_in_flight_than_t
     assert chunks == (40, rows, 0)
     by_process = [_copied_by(log) for log in logs]
     assert sum(by_process) == rows and min(by_process) > 0, by_process  # both copied chunks
+
+
+def _worker(pg_server: Any, pg_database: str, stop: threading.Event) -> WorkerConnections:
+    settings = Settings.model_validate(
+        {
+            "snowflake": {"account": "unused", "user": "u", "password": "p"},
+            "postgres": {
+                "host": pg_server.host,
+                "port": pg_server.port,
+                "user": pg_server.user,
+                "password": pg_server.password or None,
+            },
+            "sources": [
+                {
+                    "source_name": "s",
+                    "source_sf_database": "D",
+                    "source_sf_schema": "S",
+                    "target_pg_database": pg_database,
+                    "target_pg_schema": "public",
+                    "tables": [{"source": "T"}],
+                }
+            ],
+        }
+    )
+    ctx = WorkerContext(
+        settings=settings,
+        run_id=uuid.uuid4(),
+        target_database=pg_database,
+        source_database="D",
+        source_schema="S",
+        jobs={},
+        table_limits={},
+        deadline=None,
+        stop=stop,
+        progress=ProgressSink(),
+        on_table_chunk_done=lambda _conn, _key: None,
+        query_slots=1,
+    )
+    return WorkerConnections(ctx)
+
+
+def test_waiting_for_a_slot_holds_no_transaction_and_ends_at_the_deadline_or_on_stop(
+    pg_server: Any, pg_database: str, pg_dsn: str
+) -> None:
+    stop = threading.Event()
+    worker = _worker(pg_server, pg_database, stop)
+    with psycopg.connect(pg_dsn) as holder, psycopg.connect(pg_dsn, autocommit=True) as watcher:
+        assert slots.try_take(holder, worker.ctx.run_id, 1) == 0  # the run's only slot
+        started = time.monotonic()
+        assert not worker._take_query_slot(started + 0.6)  # the deadline passes first
+        assert 0.5 <= time.monotonic() - started < 3
+
+        result: list[bool] = []
+        waiter = threading.Thread(target=lambda: result.append(worker._take_query_slot(None)))
+        waiter.start()
+        states = set()
+        for _ in range(10):
+            row = watcher.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s",
+                (worker.pg().info.backend_pid,),
+            ).fetchone()
+            states.add(row[0] if row else None)
+            time.sleep(0.05)
+        assert "idle in transaction" not in states and "idle" in states, states
+        stopped = time.monotonic()
+        stop.set()  # Ctrl-C
+        waiter.join(5)
+        assert result == [False] and time.monotonic() - stopped < 1
+
+        stop.clear()
+        slots.give_back(holder, worker.ctx.run_id, 0)
+        holder.commit()
+        assert worker._take_query_slot(time.monotonic() + 5)
+        assert _advisory_locks(watcher, worker.pg().info.backend_pid) == 1
+        worker._free_query_slot()
+        assert _advisory_locks(watcher, worker.pg().info.backend_pid) == 0
+    worker.close()

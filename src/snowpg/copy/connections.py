@@ -130,13 +130,13 @@ class WorkerConnections:
         self._slot = self._slot_conn = None
         if not held or conn is None or slot is None:
             return  # no slot, or its session ended and took the slot with it
-        idle = conn.info.transaction_status == pq.TransactionStatus.IDLE
         try:
             if conn.info.transaction_status == pq.TransactionStatus.INERROR:
                 conn.rollback()
-            slots.give_back(conn, self.ctx.run_id, slot)
-            if idle:
-                conn.commit()
+            if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+                slots.give_back_now(conn, self.ctx.run_id, slot)
+            else:
+                slots.give_back(conn, self.ctx.run_id, slot)
         except psycopg.Error:
             self._close_pg()
 

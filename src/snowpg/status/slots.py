@@ -14,8 +14,10 @@ transaction mode hands a session's locks to whoever gets its server connection n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
+from collections.abc import Iterator
 
 from snowpg.status.schema import ADVISORY_KEY, Conn
 
@@ -42,16 +44,31 @@ def slot_space(run_id: uuid.UUID) -> int:
 
 def try_take(conn: Conn, run_id: uuid.UUID, slots: int, start: int = 0) -> int | None:
     """Take one free slot of ``run_id``'s ``slots`` for this session, trying from ``start``;
-    the slot, or None when all are taken. Commits (the lock is session-level, so it outlives
-    the transaction); call it with no transaction open."""
+    the slot, or None when all are taken. No transaction: call it with none open (a waiting
+    worker polls this, and must never sit idle in a transaction)."""
     params = {"space": slot_space(run_id), "n": slots, "start": start % slots}
-    try:
+    with _autocommit(conn):
         row = conn.execute(_TAKE, params).fetchone()
-    finally:
-        conn.commit()
     return int(row[0]) if row is not None else None
 
 
 def give_back(conn: Conn, run_id: uuid.UUID, slot: int) -> None:
-    """Free ``slot`` at once; caller txn (a session-level unlock is not undone by a rollback)."""
+    """Free ``slot`` at once; caller txn, or none (a session-level unlock is not undone by a
+    rollback)."""
     conn.execute("SELECT pg_advisory_unlock(%s::int, %s::int)", (slot_space(run_id), slot))
+
+
+def give_back_now(conn: Conn, run_id: uuid.UUID, slot: int) -> None:
+    """:func:`give_back` on a connection with no transaction open, opening none."""
+    with _autocommit(conn):
+        give_back(conn, run_id, slot)
+
+
+@contextlib.contextmanager
+def _autocommit(conn: Conn) -> Iterator[None]:
+    was = conn.autocommit
+    conn.autocommit = True  # psycopg refuses while a transaction is open
+    try:
+        yield
+    finally:
+        conn.autocommit = was
