@@ -13,7 +13,6 @@ import pytest
 from psycopg import sql
 
 from snowpg.status import store
-from snowpg.status.claims import candidate_query
 from snowpg.status.rows import TableKey
 from snowpg.status.schema import ensure_schema
 
@@ -102,7 +101,7 @@ def _reads_pending_chunks(node: dict[str, Any]) -> bool:
 
 
 def _explain(conn: Conn, run_id: uuid.UUID) -> dict[str, Any]:
-    query, params = candidate_query(run_id, {}, ())
+    query, params = store.candidate_query(run_id, {}, ())
     row = conn.execute(
         sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + query, params, prepare=False
     ).fetchone()
