@@ -121,8 +121,32 @@ def _claim_seconds(conn: Conn, run_id: uuid.UUID) -> float:
     return seconds
 
 
-def test_the_claim_query_walks_the_claimable_index_without_sorting_the_chunks(conn: Conn) -> None:
+def _add_many_tables(conn: Conn, run_id: uuid.UUID, tables: int, chunks: int) -> None:
+    """``tables`` more open tables after the others, ``chunks`` pending chunks each."""
+    conn.execute(
+        "INSERT INTO migration_status.migration_table_status (run_id, source_name,"
+        " source_database, source_schema, source_table, target_database, target_schema,"
+        " target_table, status, total_chunks, metadata)"
+        " SELECT %(run)s, 'src', 'DB', 'PUBLIC', 'T' || t, 'pg', 'public', 't' || t, 'pending',"
+        "  %(chunks)s, jsonb_build_object('ordinal', 10 + t) FROM generate_series(1, %(n)s) t",
+        {"run": run_id, "n": tables, "chunks": chunks},
+    )
+    conn.execute(
+        f"INSERT INTO {CHUNKS} (run_id, source_database, source_schema, source_table, chunk_id,"
+        " chunk_range, status)"
+        " SELECT %(run)s, 'DB', 'PUBLIC', 'T' || t, i, '{}'::jsonb, 'pending'"
+        " FROM generate_series(1, %(n)s) t, generate_series(0, %(chunks)s - 1) i",
+        {"run": run_id, "n": tables, "chunks": chunks},
+    )
+    conn.commit()
+
+
+@pytest.mark.parametrize("more_tables", [0, 300])
+def test_the_claim_query_walks_the_claimable_index_without_sorting_the_chunks(
+    conn: Conn, more_tables: int
+) -> None:
     run_id = _run_with(conn, 100_000)
+    _add_many_tables(conn, run_id, more_tables, 100)
     for analysed in (False, True):  # a fresh run is claimed before autovacuum analyses it
         plan = _explain(conn, run_id)
         nodes = list(_plan_nodes(plan))
@@ -139,6 +163,7 @@ def test_the_claim_query_walks_the_claimable_index_without_sorting_the_chunks(co
             for n in claimable
         )
         assert 1 <= read <= 10, (analysed, plan)
+        assert [n["Actual Loops"] for n in claimable] == [1], plan  # BIG, the first open table
         conn.execute(f"ANALYZE {CHUNKS}")
         conn.commit()
 
