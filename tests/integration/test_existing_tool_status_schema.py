@@ -64,9 +64,10 @@ def test_upgrade_keeps_their_constraints_indexes_comments_views_and_rows(pg_dsn:
     after = existing.snapshot(pg_dsn)
 
     assert after["constraints"] == before["constraints"]
-    assert set(before["indexes"]) <= set(after["indexes"])  # theirs kept, snowpg's two added
+    assert set(before["indexes"]) <= set(after["indexes"])  # theirs kept, snowpg's added
     assert {i[0] for i in after["indexes"]} - {i[0] for i in before["indexes"]} == {
         "idx_chunk_status_claim",
+        "idx_chunk_status_claimable",
         "idx_migration_runs_source",
     }
     assert set(before["comments"]) <= set(after["comments"])

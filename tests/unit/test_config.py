@@ -267,6 +267,19 @@ def test_log_level_env_wins_and_migration_version() -> None:
     assert s.log_level == "WARNING" and s.migration_version == "file"
 
 
+def test_max_snowflake_queries_default_source_override_and_env() -> None:
+    s = parse_settings(_minimal(), CRED_ENV)
+    assert s.max_snowflake_queries == 8 and s.max_snowflake_queries_for(s.sources[0]) == 8
+    data = _minimal(max_snowflake_queries=5)
+    data["sources"][0]["max_snowflake_queries"] = 2
+    s = parse_settings(data, {**CRED_ENV, "SNOWPG_MAX_SNOWFLAKE_QUERIES": "20"})
+    assert s.max_snowflake_queries == 5 and s.max_snowflake_queries_for(s.sources[0]) == 2
+    s = parse_settings(_minimal(), {**CRED_ENV, "SNOWPG_MAX_SNOWFLAKE_QUERIES": "0"})
+    assert s.max_snowflake_queries_for(s.sources[0]) == 0  # no cap
+    msg = _error(_minimal(), {**CRED_ENV, "SNOWPG_MAX_SNOWFLAKE_QUERIES": "-1"})
+    assert "max_snowflake_queries" in msg and "SNOWPG_MAX_SNOWFLAKE_QUERIES" in msg
+
+
 def test_bad_env_value_names_variable() -> None:
     msg = _error(_minimal(), {**CRED_ENV, "POSTGRES_PORT": "five"})
     assert "postgres.port: expected an integer" in msg and "POSTGRES_PORT" in msg

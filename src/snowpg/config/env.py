@@ -44,6 +44,7 @@ BLOCK_ENV: dict[str, dict[str, str]] = {"snowflake": SNOWFLAKE_ENV, "postgres": 
 LOG_LEVEL_ENV = "LOG_LEVEL"
 MIGRATION_VERSION_ENV = "MIGRATION_VERSION"
 CONFIG_PATH_ENV = "SNOWPG_CONFIG"
+MAX_SNOWFLAKE_QUERIES_ENV = "SNOWPG_MAX_SNOWFLAKE_QUERIES"
 
 # Where a value came from, keyed by its JSON path; used to make error messages point at the
 # environment variable rather than at a key the user never wrote.
@@ -110,7 +111,8 @@ def substitute(data: Any, env: Mapping[str, str], origin: str) -> tuple[Any, Pro
 def apply_env_fallbacks(
     data: dict[str, Any], env: Mapping[str, str]
 ) -> tuple[dict[str, Any], Provenance]:
-    """Fill absent connection fields, ``log_level`` and ``migration_version`` from ``env``.
+    """Fill absent connection fields, ``log_level``, ``migration_version`` and
+    ``max_snowflake_queries`` from ``env``.
 
     A value in the file wins over the environment, except ``LOG_LEVEL`` which wins over the file
     so an operator can turn on debug logging without editing the deployed config. Empty
@@ -139,6 +141,10 @@ def apply_env_fallbacks(
     if out.get("migration_version") is None and version:
         out["migration_version"] = version
         provenance[("migration_version",)] = f"environment variable {MIGRATION_VERSION_ENV}"
+    cap = env.get(MAX_SNOWFLAKE_QUERIES_ENV)
+    if out.get("max_snowflake_queries") is None and cap:
+        out["max_snowflake_queries"] = cap
+        provenance[("max_snowflake_queries",)] = f"environment variable {MAX_SNOWFLAKE_QUERIES_ENV}"
     return out, provenance
 
 

@@ -44,6 +44,9 @@ class Settings(StrictModel):
     lambda_timeout_buffer_seconds: int = Field(default=90, ge=0)
     insert_only_mode: bool = False
     lease_seconds: int = Field(default=300, ge=1)
+    # Chunk queries in flight at once per run, over all its processes (snowpg.status.slots);
+    # 8 is a warehouse cluster's default MAX_CONCURRENCY_LEVEL. 0: no cap. A source may override.
+    max_snowflake_queries: int = Field(default=8, ge=0, le=1000)
     retry_backoff_seconds: float = Field(default=1.0, ge=0)
     log_level: str = "INFO"
     migration_version: str | None = None
@@ -127,6 +130,10 @@ class Settings(StrictModel):
 
     def max_chunk_mb_for(self, table: TableConfig) -> float:
         return table.max_chunk_mb if table.max_chunk_mb is not None else self.max_chunk_mb
+
+    def max_snowflake_queries_for(self, source: SourceConfig) -> int:
+        own = source.max_snowflake_queries
+        return own if own is not None else self.max_snowflake_queries
 
     def insert_only_for(self, table: TableConfig) -> bool:
         return (

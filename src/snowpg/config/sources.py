@@ -36,6 +36,8 @@ class SourceConfig(StrictModel):
     source_sf_schema: NonEmpty
     target_pg_database: NonEmpty
     target_pg_schema: NonEmpty
+    # None: the top-level max_snowflake_queries (Settings.max_snowflake_queries_for).
+    max_snowflake_queries: int | None = Field(default=None, ge=0, le=1000)
     # Explicit entries; "tables": "*" arrives here as [] plus include_tables ["*"].
     tables: list[TableConfig] = Field(default_factory=list)
     include_tables: list[NonEmpty] | None = None  # glob patterns, matched ignoring case

@@ -29,6 +29,9 @@ class WorkerContext:
     on_table_chunk_done: Callable[[Any, TableKey], None]
     # Per-chunk metrics; the faces install a publishing sink (snowpg.observe.emf.EmfMetrics).
     metrics: MetricsSink = field(default_factory=MetricsSink)
+    # The run's cap on chunk queries in flight over all its processes (snowpg.status.slots);
+    # 0: no cap.
+    query_slots: int = 0
     # Chunks of each table this process is copying right now; table_limits cap them per process
     # (per-table parallel_threads is a per-invocation setting, as in the existing tool system).
     inflight: dict[TableKey, int] = field(default_factory=dict)

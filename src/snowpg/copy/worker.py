@@ -58,8 +58,13 @@ class Worker(WorkerConnections):
                 if self.ctx.deadline is not None and time.monotonic() >= self.ctx.deadline:
                     self.deadline_reached = True
                     break
+                # Slot first, then claim: a claim's lease never runs while its worker waits.
+                if not self._take_query_slot(self.ctx.deadline):
+                    self.deadline_reached = not self.ctx.stop.is_set()
+                    break
                 claim = self._claim()
                 if claim is None:
+                    self._free_query_slot()
                     if self._others_still_working():
                         time.sleep(IDLE_POLL_S)
                         continue
@@ -68,6 +73,7 @@ class Worker(WorkerConnections):
                     self._process(claim)
                 finally:
                     self._release_slot(claim)
+                    self._free_query_slot()
         finally:
             self.close()
         return self.stats
@@ -133,6 +139,9 @@ class Worker(WorkerConnections):
             "chunk_id": claim.key.chunk_id,
         }
         while True:
+            if not self._take_query_slot(self._slot_wait_end()):
+                self._give_back(claim, extra)
+                return
             started = time.monotonic()
             try:
                 with watchdog.guard(self.pg(), f"copying {job.display_name}") as guard:
@@ -158,6 +167,21 @@ class Worker(WorkerConnections):
                 return
             self._copied(claim, job, result, time.monotonic() - started, retries, extra)
             return
+
+    def _slot_wait_end(self) -> float:
+        """How long a worker holding a claim may wait for a query slot: until the run's deadline,
+        and half its lease (extended when the claim was made or its retry recorded), so the
+        lease never runs out while it waits."""
+        end = time.monotonic() + self.ctx.settings.lease_seconds / 2
+        return end if self.ctx.deadline is None else min(end, self.ctx.deadline)
+
+    def _give_back(self, claim: ClaimedChunk, extra: dict[str, Any]) -> None:
+        """No query slot came free in time (or the process is stopping): the chunk goes back to
+        pending for any worker of the run."""
+        self._with_pg_retry(lambda c: store.release_chunk(c, claim), "releasing a chunk")
+        if self.ctx.deadline is not None and time.monotonic() >= self.ctx.deadline:
+            self.deadline_reached = True
+        log.info("no Snowflake query slot came free in time; chunk handed back", extra=extra)
 
     def _stop_abandoned(self, exc: store.RunAbandoned, extra: dict[str, Any]) -> None:
         """The run was replaced by a fresh one: this process stops."""
@@ -304,6 +328,7 @@ class Worker(WorkerConnections):
         rng = ChunkRange.from_json(claim.chunk_range)
         strategy = self.ctx.copies[job.key].for_chunk(claim.key.chunk_id)
         result = strategy.copy(conn, self.sf, guard, rng)
+        self._free_query_slot_in_txn(conn)  # the chunk's rows are all read from Snowflake
         return self._complete(conn, claim, result, started)
 
     def _complete(
@@ -342,6 +367,7 @@ class Worker(WorkerConnections):
 
     def _rollback_quietly(self) -> None:
         self._reset_pg()
+        self._free_query_slot()
 
 
 class _LostClaim(Exception):

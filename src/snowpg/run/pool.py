@@ -61,6 +61,7 @@ def run_workers(
         progress=progress,
         metrics=metrics,
         on_table_chunk_done=prepare.finish_table,
+        query_slots=settings.max_snowflake_queries_for(source),
     )
     prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     workers = [Worker(ctx, f"{prefix}:{i}") for i in range(n)]

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from psycopg import errors
+from psycopg import errors, sql
 
 from snowpg.errors import TargetError
 from snowpg.status.rows import ChunkKey, ClaimedChunk, TableKey, table_key
@@ -83,50 +83,70 @@ def claim_chunk(
 def _candidate(
     conn: Conn, run_id: uuid.UUID, limits: dict[TableKey, int], exclude: Collection[ChunkKey]
 ) -> dict[str, Any] | None:
+    query, params = candidate_query(run_id, limits, exclude)
+    return fetch_one(conn, query, params)
+
+
+def candidate_query(
+    run_id: uuid.UUID, limits: Mapping[TableKey, int], exclude: Collection[ChunkKey]
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """The claim query: the first claimable chunk in claim order, row-locked (SKIP LOCKED).
+
+    Claim order is the tables' ordinal, then table name, then chunk_id. The tables open for
+    claiming (a handful to hundreds of rows) are sorted; for each in turn a LATERAL probe walks
+    ``idx_chunk_status_claimable`` (pending and in_progress chunks only, in chunk_id order) and
+    stops at its first claimable chunk, so a claim costs O(tables + log chunks), not a sort of
+    every pending chunk. The nested loop keeps the tables' order, so no Sort sits above the
+    probes and a probe runs only for tables until one yields a chunk (``LIMIT 1``).
+    """
     lim = list(limits.items())
     ex = [c for c in exclude if c.table.run_id == run_id]
-    return fetch_one(
-        conn,
-        q(
-            "WITH lim(db, sch, tab, max_threads) AS (SELECT * FROM"
-            "   unnest(%(ldb)s::text[], %(lsch)s::text[], %(ltab)s::text[], %(lmax)s::int[])),"
-            " ex(db, sch, tab, id) AS (SELECT * FROM"
-            "   unnest(%(xdb)s::text[], %(xsch)s::text[], %(xtab)s::text[], %(xid)s::int[])),"
-            " busy AS (SELECT c.source_database AS db, c.source_schema AS sch,"
-            "   c.source_table AS tab, count(*) AS n FROM {chunks} c"
-            "   WHERE c.run_id = %(run)s AND c.status = 'in_progress' AND {alive}"
-            "   GROUP BY 1, 2, 3)"
-            " SELECT c.source_database, c.source_schema, c.source_table, c.chunk_id"
-            " FROM {chunks} c"
-            " JOIN {tables} t ON (t.run_id, t.source_database, t.source_schema, t.source_table)"
-            "   = (c.run_id, c.source_database, c.source_schema, c.source_table)"
-            " LEFT JOIN lim ON (lim.db, lim.sch, lim.tab)"
-            "   = (c.source_database, c.source_schema, c.source_table)"
-            " LEFT JOIN busy ON (busy.db, busy.sch, busy.tab)"
-            "   = (c.source_database, c.source_schema, c.source_table)"
-            " WHERE c.run_id = %(run)s AND t.status NOT IN ('failed', 'skipped', 'completed')"
-            # A run abandoned by a fresh run hands out no more chunks.
-            " AND EXISTS (SELECT 1 FROM {runs} r WHERE r.run_id = %(run)s AND {not_abandoned})"
-            " AND (c.status = 'pending' OR (c.status = 'in_progress' AND NOT {alive}))"
-            " AND (lim.max_threads IS NULL OR coalesce(busy.n, 0) < lim.max_threads)"
-            " AND NOT EXISTS (SELECT 1 FROM ex WHERE (ex.db, ex.sch, ex.tab, ex.id)"
-            "   = (c.source_database, c.source_schema, c.source_table, c.chunk_id))"
-            " ORDER BY {ordinal} NULLS LAST,"
-            "   c.source_database, c.source_schema, c.source_table, c.chunk_id"
-            " LIMIT 1 FOR UPDATE OF c SKIP LOCKED"
-        ),
-        {
-            "run": run_id,
-            "ldb": [k.source_database for k, _ in lim],
-            "lsch": [k.source_schema for k, _ in lim],
-            "ltab": [k.source_table for k, _ in lim],
-            "lmax": [v for _, v in lim],
-            "xdb": [c.table.source_database for c in ex],
-            "xsch": [c.table.source_schema for c in ex],
-            "xtab": [c.table.source_table for c in ex],
-            "xid": [c.chunk_id for c in ex],
-        },
+    query = q(
+        "WITH lim(db, sch, tab, max_threads) AS (SELECT * FROM"
+        "   unnest(%(ldb)s::text[], %(lsch)s::text[], %(ltab)s::text[], %(lmax)s::int[])),"
+        " ex(db, sch, tab, id) AS (SELECT * FROM"
+        "   unnest(%(xdb)s::text[], %(xsch)s::text[], %(xtab)s::text[], %(xid)s::int[])),"
+        " busy AS (SELECT c.source_database AS db, c.source_schema AS sch,"
+        "   c.source_table AS tab, count(*) AS n FROM {chunks} c"
+        "   WHERE c.run_id = %(run)s AND c.status = 'in_progress' AND {alive}"
+        "   GROUP BY 1, 2, 3)"
+        " SELECT c.source_database, c.source_schema, c.source_table, c.chunk_id"
+        " FROM (SELECT t.run_id, t.source_database, t.source_schema, t.source_table,"
+        "   {ordinal} AS ord FROM {tables} t"
+        "   LEFT JOIN lim ON (lim.db, lim.sch, lim.tab)"
+        "     = (t.source_database, t.source_schema, t.source_table)"
+        "   LEFT JOIN busy ON (busy.db, busy.sch, busy.tab)"
+        "     = (t.source_database, t.source_schema, t.source_table)"
+        "   WHERE t.run_id = %(run)s AND t.status NOT IN ('failed', 'skipped', 'completed')"
+        # A run abandoned by a fresh run hands out no more chunks.
+        "   AND EXISTS (SELECT 1 FROM {runs} r WHERE r.run_id = %(run)s AND {not_abandoned})"
+        "   AND (lim.max_threads IS NULL OR coalesce(busy.n, 0) < lim.max_threads)"
+        "   ORDER BY ord NULLS LAST, t.source_database, t.source_schema, t.source_table) t"
+        " CROSS JOIN LATERAL (SELECT c.source_database, c.source_schema, c.source_table,"
+        "   c.chunk_id FROM {chunks} c"
+        "   WHERE (c.run_id, c.source_database, c.source_schema, c.source_table)"
+        "     = (t.run_id, t.source_database, t.source_schema, t.source_table)"
+        # Repeats the partial index's predicate, so the planner matches it without proof.
+        "   AND c.status IN ('pending', 'in_progress')"
+        "   AND (c.status = 'pending' OR (c.status = 'in_progress' AND NOT {alive}))"
+        "   AND NOT EXISTS (SELECT 1 FROM ex WHERE (ex.db, ex.sch, ex.tab, ex.id)"
+        "     = (c.source_database, c.source_schema, c.source_table, c.chunk_id))"
+        "   ORDER BY c.chunk_id LIMIT 1 FOR UPDATE OF c SKIP LOCKED) c"
+        " ORDER BY t.ord NULLS LAST, t.source_database, t.source_schema, t.source_table"
+        " LIMIT 1"
     )
+    params = {
+        "run": run_id,
+        "ldb": [k.source_database for k, _ in lim],
+        "lsch": [k.source_schema for k, _ in lim],
+        "ltab": [k.source_table for k, _ in lim],
+        "lmax": [v for _, v in lim],
+        "xdb": [c.table.source_database for c in ex],
+        "xsch": [c.table.source_schema for c in ex],
+        "xtab": [c.table.source_table for c in ex],
+        "xid": [c.chunk_id for c in ex],
+    }
+    return query, params
 
 
 def _below_limit(conn: Conn, key: TableKey, limit: int) -> bool:

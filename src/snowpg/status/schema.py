@@ -68,6 +68,7 @@ INDEXES = (
     "idx_chunk_status_run_status",
     "idx_chunk_status_claim",
     "idx_migration_runs_source",
+    "idx_chunk_status_claimable",
 )
 
 

@@ -114,6 +114,14 @@ CREATE INDEX IF NOT EXISTS idx_chunk_status_claim
     ON migration_status.migration_chunk_status
     (run_id, status, source_database, source_schema, source_table, chunk_id);
 
+-- The claim query (snowpg.status.claims.candidate_query) probes each open table for its first
+-- claimable chunk in chunk_id order: only pending and in_progress chunks are in this index, so
+-- a probe never walks the completed chunks and a claim stays O(log n) at 10^5+ chunks.
+CREATE INDEX IF NOT EXISTS idx_chunk_status_claimable
+    ON migration_status.migration_chunk_status
+    (run_id, source_database, source_schema, source_table, chunk_id)
+    WHERE status IN ('pending', 'in_progress');
+
 CREATE INDEX IF NOT EXISTS idx_migration_runs_source
     ON migration_status.migration_runs(source_name, started_at DESC);
 

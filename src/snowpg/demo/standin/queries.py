@@ -87,6 +87,10 @@ class QueryRunner:
             "cancelled": 0,
             "timed_out": 0,
             "in_progress_answers": 0,
+            # queries (matching settings.in_flight_pattern) being held or run right now, and the
+            # most there were at once since the last reset_max_in_flight
+            "in_flight": 0,
+            "max_in_flight": 0,
         }
         self.log: deque[tuple[int, str]] = deque(maxlen=_LOGGED_QUERIES)
 
@@ -125,6 +129,14 @@ class QueryRunner:
         return value if value > 0 else DEFAULT_STATEMENT_TIMEOUT_S
 
     def run(self, pending: Pending, token: str, body: dict[str, Any], upstream: Upstream) -> None:
+        pattern = self.settings.in_flight_pattern
+        tracked = not pattern or re.search(pattern, str(body.get("sqlText", "")), re.I | re.S)
+        with self.lock:
+            if tracked:
+                self.stats["in_flight"] += 1
+                self.stats["max_in_flight"] = max(
+                    self.stats["max_in_flight"], self.stats["in_flight"]
+                )
         try:
             pending.answer = self._run(pending, token, body, upstream)
         except Exception as exc:  # a stand-in bug answers like the service's internal error
@@ -132,7 +144,13 @@ class QueryRunner:
         finally:
             with self.lock:
                 self.by_request.pop(pending.request_id, None)
+                if tracked:
+                    self.stats["in_flight"] -= 1
             pending.done.set()
+
+    def reset_max_in_flight(self) -> None:
+        with self.lock:
+            self.stats["max_in_flight"] = self.stats["in_flight"]
 
     def _run(
         self, pending: Pending, token: str, body: dict[str, Any], upstream: Upstream

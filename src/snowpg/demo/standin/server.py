@@ -2,7 +2,8 @@
 
 Login, query, result-poll and abort requests are handled by :class:`QueryRunner`; result chunks are
 served from ``/standin/chunks/<query id>/<n>`` as the raw gzip blobs cloud storage serves (no
-``Content-Encoding`` header); ``POST /standin/control`` changes the simulation, ``GET
+``Content-Encoding`` header); ``POST /standin/control`` changes the simulation (and
+``{"reset_max_in_flight": true}`` restarts the in-flight high-water mark), ``GET
 /standin/stats`` reports counters, ``GET /standin/queries?since=N`` the texts of the queries
 numbered above N. Everything else is forwarded to fakesnow unchanged.
 
@@ -154,6 +155,8 @@ class Handler(BaseHTTPRequestHandler):
             change = self._json_body(raw)
             if change.pop("reset", False):
                 self.server.settings.reset()
+            if change.pop("reset_max_in_flight", False):
+                runner.reset_max_in_flight()
             try:
                 self.server.settings.update(change)
             except KeyError as exc:

@@ -50,6 +50,9 @@ class StandinSettings:
     # primary keys declared in the catalog only, not enforced, as Snowflake keeps them (fakesnow
     # enforces a key it is given): {table: [column, ...]} answers SHOW PRIMARY KEYS IN TABLE
     primary_keys: dict[str, list[str]] = field(default_factory=dict)
+    # the queries counted in flight (stats in_flight / max_in_flight), by a regular expression
+    # on the SQL text; empty: every query
+    in_flight_pattern: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StandinSettings:
