@@ -56,6 +56,12 @@ _PG: dict[str, str] = {
 }
 _PG["json"] = _PG["other"]
 
+# A value computed once per row, in the first inner query, where a template refers to it more
+# than once: a number's text (STRIP trims it in six places). The second inner query applies the
+# rest of the template to it (_PG_FINISH).
+_PG_BASE = {"number": "CAST(CAST({c} AS numeric) AS text)"}
+_PG_FINISH = {**_PG, "number": STRIP.format(t="{c}")}
+
 
 def pg_value(col: VerifyColumn) -> sql.Composable:
     return sql.SQL(_PG[col.category]).format(c=sql.Identifier(col.target))
@@ -154,20 +160,42 @@ def _pg_range(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composable, list[A
 def _pg_inner(
     spec: ChecksumSpec, where: sql.Composable, group: sql.Composable | None
 ) -> sql.Composed:
-    values = [
-        sql.SQL("{} AS {}").format(pg_value(c), sql.Identifier(f"v{i}"))
-        for i, c in enumerate(spec.columns)
+    """The rows' canonical values ``v0``, ``v1``... (and raw JSON ``j0``...; the chunk id ``g``).
+
+    Two inner queries, each fenced with ``OFFSET 0``, which keeps PostgreSQL from pulling them
+    up into the query around them: pulled up, every reference to a value re-evaluates its whole
+    expression (the row text uses each value twice, ``STRIP`` a number's text six times), so
+    each canonical value and the chunk id are computed once per row.
+    """
+    cats = [c.category for c in spec.columns]
+    base: list[sql.Composable] = [
+        sql.SQL("{} AS {}").format(
+            sql.SQL(_PG_BASE.get(cat, "{c}")).format(c=sql.Identifier(c.target)),
+            sql.Identifier(f"b{i}"),
+        )
+        for i, (c, cat) in enumerate(zip(spec.columns, cats, strict=True))
     ]
-    values += [
+    values: list[sql.Composable] = [
+        sql.SQL("{} AS {}").format(
+            sql.SQL(_PG_FINISH[cat]).format(c=sql.Identifier(f"b{i}")), sql.Identifier(f"v{i}")
+        )
+        for i, cat in enumerate(cats)
+    ]
+    values += [sql.SQL("{0} AS {0}").format(sql.Identifier(f"j{i}")) for i in json_positions(spec)]
+    base += [
         sql.SQL("CAST({} AS text) AS {}").format(
             sql.Identifier(spec.columns[i].target), sql.Identifier(f"j{i}")
         )
         for i in json_positions(spec)
     ]
     if group is not None:
-        values.insert(0, sql.SQL("{} AS g").format(group))
+        base.insert(0, sql.SQL("{} AS g").format(group))
+        values.insert(0, sql.SQL("g"))
     table = sql.Identifier(spec.target_schema, spec.target_table)
-    return sql.SQL("SELECT {} FROM {} WHERE {}").format(sql.SQL(", ").join(values), table, where)
+    first = sql.SQL("SELECT {} FROM {} WHERE {} OFFSET 0").format(
+        sql.SQL(", ").join(base), table, where
+    )
+    return sql.SQL("SELECT {} FROM ({}) b OFFSET 0").format(sql.SQL(", ").join(values), first)
 
 
 def _pg_vs(positions: Sequence[int]) -> list[sql.Composable]:
