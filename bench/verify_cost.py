@@ -57,6 +57,10 @@ from snowpg.snowflake.checksums import sf_checksums
 from snowpg.status import store
 from snowpg.model import ChunkRange
 from snowpg.verify import compare, run
+try:
+    from snowpg.verify.specs import table_spec
+except ImportError:  # a tree from before verify/specs.py
+    table_spec = run._spec
 settings = load_settings(__import__("pathlib").Path(sys.argv[1]))
 src = settings.sources[0]
 pg = connection.connect(settings.postgres, src.target_pg_database)
@@ -64,7 +68,7 @@ row = store.table_rows(pg, store.latest_run_id(pg, src.source_name))[0]
 chunks = [(c.key.chunk_id, ChunkRange.from_json(c.chunk_range)) for c in store.list_chunks(pg, row.key)]
 pg.commit()
 sf = session.connect(settings.snowflake, database=row.key.source_database, schema=row.key.source_schema)
-spec = run._spec(sf, row)
+spec = table_spec(sf, row)
 groups = [chunks[i:i + compare.CHUNKS_PER_QUERY] for i in range(0, len(chunks), compare.CHUNKS_PER_QUERY)]
 t0 = time.perf_counter()
 n_sf = sum(len(list(reader.run_all(sf, *sf_checksums(spec, g)))) for g in groups)
@@ -110,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         cur.execute(f"CREATE SCHEMA {DATABASE}.PUBLIC")
         cur.execute(f"USE SCHEMA {DATABASE}.PUBLIC")
         cur.execute(f"CREATE TABLE {TABLE} ({COLUMNS})")
-        cur.execute(f"INSERT INTO {TABLE} SELECT {SELECT} FROM TABLE(GENERATOR(ROWCOUNT => {args.rows}))")
+        cur.execute(
+            f"INSERT INTO {TABLE} SELECT {SELECT} FROM TABLE(GENERATOR(ROWCOUNT => {args.rows}))"
+        )
         sf.close()
         config = {
             "parallel_threads": 2,

@@ -5,7 +5,6 @@ difference found by an early invocation is still reported by the last one."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,14 +47,8 @@ def _invoke(event: dict[str, Any], seconds: float) -> dict[str, Any]:
     return body
 
 
-def _loop(budget: float, limit: int = 25) -> list[dict[str, Any]]:
-    answers = []
-    for _ in range(limit):
-        body = _invoke({"action": "verify", "source_name": "src"}, budget)
-        answers.append(body)
-        if body["status"] != "partial":
-            return answers
-    pytest.fail(f"verify still partial after {limit} invocations: {answers[-1]['message']}")
+def _verify(budget: float, **event: Any) -> dict[str, Any]:
+    return _invoke({"action": "verify", "source_name": "src", **event}, budget)
 
 
 def _chunk_of(dsn: str, table: str, key: int) -> tuple[int, int, int]:
@@ -74,6 +67,41 @@ def _chunk_of(dsn: str, table: str, key: int) -> tuple[int, int, int]:
     raise AssertionError(f"no chunk of {table} holds {key}")
 
 
+def _recopy(dsn: str, cfg: Path, env: dict[str, str], table: str, key: int) -> int:
+    """Copy again the chunk of ``table`` holding ``key``: as a chunk that failed (its rows rolled
+    back) and that the resumed run retries. Returns its chunk id."""
+    chunk, low, high = _chunk_of(dsn, table, key)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f"DELETE FROM public.{table.lower()} WHERE id >= %s AND id < %s", (low, high))
+        conn.execute(
+            "UPDATE migration_status.migration_chunk_status SET status = 'failed'"
+            " WHERE source_table = %s AND chunk_id = %s",
+            (table, chunk),
+        )
+        conn.execute(
+            "UPDATE migration_status.migration_table_status SET status = 'failed'"
+            " WHERE source_table = %s",
+            (table,),
+        )
+        conn.execute("UPDATE migration_status.migration_runs SET status = 'failed'")
+    done = run_cli("migrate", "--config", str(cfg), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return chunk
+
+
+def _attempts(dsn: str, table: str, chunk: int) -> tuple[int, int]:
+    """The chunk's claim attempts, and the attempts its recorded verification read."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT attempts, (verify_detail -> 'copy' ->> 'attempts')::int"
+            " FROM migration_status.migration_chunk_status"
+            " WHERE source_table = %s AND chunk_id = %s",
+            (table, chunk),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def test_short_invocations_resume_skip_verified_chunks_and_recheck_a_recopied_one(
     standin: StandinServer,
     sf_conn: Any,
@@ -86,7 +114,9 @@ def test_short_invocations_resume_skip_verified_chunks_and_recheck_a_recopied_on
 ) -> None:
     cur = sf_conn.cursor()
     for name, rows in PLAIN.items():
-        cur.execute(f"CREATE TABLE {name} (ID NUMBER(9,0) PRIMARY KEY, NAME VARCHAR, P NUMBER(10,2))")
+        cur.execute(
+            f"CREATE TABLE {name} (ID NUMBER(9,0) PRIMARY KEY, NAME VARCHAR, P NUMBER(10,2))"
+        )
         cur.execute(
             f"INSERT INTO {name} SELECT seq4(), 'n' || seq4(), seq4() / 4"
             f" FROM TABLE(GENERATOR(ROWCOUNT => {rows}))"
@@ -106,75 +136,52 @@ def test_short_invocations_resume_skip_verified_chunks_and_recheck_a_recopied_on
     monkeypatch.setattr(compare, "CHUNKS_PER_QUERY", GROUP)
     chunks = {t: math.ceil(n / BATCH) for t, n in (*PLAIN.items(), MIXED)}
     total = sum(chunks.values())
-    # One changed value in ITEMS (row count unchanged): found by an early invocation.
+    # One changed value in PAYMENTS (row count unchanged).
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute("UPDATE public.items SET name = 'planted' WHERE id = 100")
+        conn.execute("UPDATE public.payments SET name = 'planted' WHERE id = 100")
 
     # Every query takes 0.4 s; an invocation has 4 s, 1 s of it the margin: a few units each.
     standin.control(latency_s=0.4)
     since = standin.stats()["queries"]
-    answers = _loop(budget=4.0)
+    answers = [_verify(4.0)]
+    assert answers[0]["status"] == "partial" and answers[0]["deadline_hit"], answers[0]
+    # ITEMS (verified first) chunk 0 is copied again between two calls: read again later.
+    assert answers[0]["sources"][0]["tables"][0]["chunks"] > 0
+    standin.control(latency_s=0.0)
+    recopied = _recopy(pg_dsn, cfg, server_env, "ITEMS", 10)
+    standin.control(latency_s=0.4)
+    while answers[-1]["status"] == "partial":
+        assert len(answers) < 25, answers[-1]["message"]
+        answers.append(_verify(4.0))
     partial, last = answers[:-1], answers[-1]
     assert len(partial) >= 3, [a["message"] for a in answers]
     assert all(a["deadline_hit"] and "call again" in a["message"] for a in partial)
-    verified = [a["chunks"]["verified"] for a in answers]
-    assert verified == sorted(verified) and len(set(verified)) == len(verified)  # progress
+    assert all(a["chunks"]["verified_now"] > 0 for a in answers)  # every call made progress
     assert all(a["chunks"]["total"] == total for a in answers)
-    assert partial[0]["chunks"]["remaining"] == total - verified[0] > 0
-    # The last answer reports the whole run, the early difference included.
+    assert partial[0]["chunks"]["remaining"] == total - partial[0]["chunks"]["verified"] > 0
+    assert _attempts(pg_dsn, "ITEMS", recopied) == (2, 2)  # the new copy was verified
+    # The last answer reports the whole run, the difference an early call found included.
     assert last["status"] == "failed" and not last["deadline_hit"], last["message"]
-    assert last["chunks"] == {
-        "total": total,
-        "verified": total,
-        "verified_now": last["chunks"]["verified_now"],
-        "verified_earlier": total - last["chunks"]["verified_now"],
-        "remaining": 0,
-    }
+    assert last["chunks"]["verified"] == total and last["chunks"]["remaining"] == 0
     assert last["sources"][0]["differences"] == 1
     by_table = {t["source_table"]: t for t in last["sources"][0]["tables"]}
-    assert by_table["ITEMS"]["status"] == "mismatch" and by_table["ITEMS"]["changed"] == 1
-    assert by_table["PAYMENTS"]["status"] == by_table["ORDERS"]["status"] == "match"
-    # No chunk read twice: each one counted once over the calls, and the stand-in saw one
-    # checksum query per group of GROUP chunks, one row query per JSON chunk, and one listing
-    # of the mismatching chunk's rows.
-    assert sum(a["chunks"]["verified_now"] for a in answers) == total
-    expected = sum(math.ceil(chunks[t] / GROUP) for t in PLAIN) + chunks[MIXED[0]] + 1
+    assert by_table["PAYMENTS"]["status"] == "mismatch" and by_table["PAYMENTS"]["changed"] == 1
+    assert by_table["ITEMS"]["status"] == by_table["ORDERS"]["status"] == "match"
+    # No chunk read twice but the re-copied one: the calls together read total + 1 chunks, and
+    # the stand-in saw one checksum query per group of GROUP chunks (one more for the re-copied
+    # chunk), one row query per JSON chunk, one listing of the mismatching chunk's rows.
+    assert sum(a["chunks"]["verified_now"] for a in answers) == total + 1
+    expected = sum(math.ceil(chunks[t] / GROUP) for t in PLAIN) + 1 + chunks[MIXED[0]] + 1
     assert len(_verify_queries(standin, since)) == expected
 
-    # Nothing changed since: a new call reads nothing and reports the same outcome.
-    since = standin.stats()["queries"]
-    again = _invoke({"action": "verify", "source_name": "src"}, 60.0)
-    assert again["status"] == "failed" and again["chunks"]["verified_now"] == 0
+    # That verification is finished: the next call starts over and reads every chunk (the
+    # target may have changed since), here in one long invocation.
+    again = _verify(120.0)
+    assert again["status"] == "failed" and again["chunks"]["verified_now"] == total
     assert again["sources"][0]["differences"] == 1
-    assert _verify_queries(standin, since) == []
 
-    # Copy the mismatching chunk again (a failed chunk, its rows rolled back, that a resumed
-    # run retries): only that chunk is read by the next verification, and it now matches.
-    bad, low, high = _chunk_of(pg_dsn, "ITEMS", 100)
-    with psycopg.connect(pg_dsn) as conn:
-        conn.execute("DELETE FROM public.items WHERE id >= %s AND id < %s", (low, high))
-        conn.execute(
-            "UPDATE migration_status.migration_chunk_status SET status = 'failed'"
-            " WHERE source_table = 'ITEMS' AND chunk_id = %s",
-            (bad,),
-        )
-        conn.execute(
-            "UPDATE migration_status.migration_table_status SET status = 'failed'"
-            " WHERE source_table = 'ITEMS'"
-        )
-        conn.execute("UPDATE migration_status.migration_runs SET status = 'failed'")
-    standin.control(latency_s=0.0)
-    done = run_cli("migrate", "--config", str(cfg), env=server_env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    standin.control(latency_s=0.4)
-    since = standin.stats()["queries"]
-    fixed = _invoke({"action": "verify", "source_name": "src"}, 60.0)
-    assert fixed["status"] == "completed", fixed["message"]
-    assert fixed["run_id"] == last["run_id"]
-    assert fixed["chunks"]["verified_now"] == 1 and fixed["sources"][0]["differences"] == 0
-    queries = _verify_queries(standin, since)
-    assert len(queries) == 1 and re.search(r"\bITEMS\b", queries[0]), queries
-
-    # reverify reads every chunk again.
-    full = _invoke({"action": "verify", "source_name": "src", "reverify": True}, 120.0)
-    assert full["status"] == "completed" and full["chunks"]["verified_now"] == total
+    # reverify abandons an unfinished verification instead of continuing it.
+    first = _verify(2.5)
+    assert first["status"] == "partial" and first["chunks"]["verified_now"] < total
+    full = _verify(120.0, reverify=True)
+    assert full["status"] == "failed" and full["chunks"]["verified_now"] == total

@@ -17,7 +17,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     # snowpg.verify (psycopg, the source reader) is imported when a command runs.
     from snowpg.config import Settings, SourceConfig
-    from snowpg.verify.run import TableResult, VerifyReport
+    from snowpg.verify.report import TableResult, VerifyReport
 
 # Mismatching chunks printed per table (all are recorded in migration_status).
 MAX_PRINTED_CHUNKS = 20
@@ -86,8 +86,8 @@ def summary_line(report: VerifyReport) -> str:
     n = report.chunk_counts()
     if n["verified_earlier"]:
         line += (
-            f"; {n['verified_earlier']} of {n['verified']} chunk(s) verified earlier, since "
-            "their last copy, not read again (--full reads them)"
+            f"; continued an unfinished verify: {n['verified_earlier']} of {n['verified']} "
+            "chunk(s) were verified by an earlier call since their last copy (--full starts over)"
         )
     if n["remaining"]:
         line += f"; stopped at the deadline with {n['remaining']} chunk(s) left: run again"
@@ -114,7 +114,9 @@ def verify_command(
     full: Annotated[
         bool,
         typer.Option(
-            "--full", help="read every chunk again, also those verified since their last copy"
+            "--full",
+            help="start over: read every chunk, also when an earlier verify of the run stopped "
+            "unfinished (--max-seconds) and would be continued",
         ),
     ] = False,
     max_seconds: Annotated[
@@ -129,8 +131,8 @@ def verify_command(
 ) -> None:
     """Compare source and target per chunk (row counts and checksums); list differing rows.
 
-    Chunks verified since they were last copied are not read again (their recorded result is
-    reported); --full reads them too.
+    A verify stopped by --max-seconds is continued by the next one, which does not read again
+    the chunks it already verified since their last copy; --full starts over.
     """
     import time
     from pathlib import Path

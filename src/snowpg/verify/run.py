@@ -4,9 +4,9 @@ Reads both sides with bounded queries (one group of chunks at a time) and writes
 ``verified_at``, ``verify_status`` and ``verify_detail`` columns of the status rows, so it is safe
 while other processes copy. Tables that are not complete are reported as not verified.
 
-A verification resumes: chunks whose recorded verification checked their current copy are not
-read again (:mod:`snowpg.verify.progress`), and with a ``deadline`` it stops between groups of
-chunks and reports how far it got (``deadline_hit``), so the next call continues.
+A verification resumes: with a ``deadline`` it stops between groups of chunks and reports how far
+it got (``deadline_hit``); the next call continues the same pass and does not read again the
+chunks the pass verified since their last copy (:mod:`snowpg.verify.progress`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -32,101 +31,11 @@ from snowpg.status import schema as status_schema
 from snowpg.status import store
 from snowpg.status.rows import ChunkRow, TableRow
 from snowpg.verify import compare, progress, specs
-from snowpg.verify.compare import ERROR, MATCH, MISMATCH, ChunkResult
+from snowpg.verify.compare import ERROR, MATCH, ChunkResult
 from snowpg.verify.progress import Deadline
+from snowpg.verify.report import NOT_VERIFIED, PARTIAL, TableResult, VerifyReport
 
 log = logging.getLogger("snowpg.verify")
-
-NOT_VERIFIED = "not verified"
-# A table some of whose chunks are still to verify when the deadline came: call again.
-PARTIAL = "partial"
-
-
-@dataclass
-class TableResult:
-    source_table: str
-    target: str
-    status: str  # match / mismatch / error / partial / not verified
-    chunks: list[ChunkResult] = field(default_factory=list)
-    note: str | None = None
-    seconds: float = 0.0
-    total_chunks: int = 0
-    verified_now: int = 0  # chunks read by this call (the others' results are recorded ones)
-
-    @property
-    def source_rows(self) -> int:
-        return sum(c.source_rows for c in self.chunks)
-
-    @property
-    def target_rows(self) -> int:
-        return sum(c.target_rows for c in self.chunks)
-
-    @property
-    def bad_chunks(self) -> list[ChunkResult]:
-        return [c for c in self.chunks if c.status != MATCH]
-
-    @property
-    def remaining(self) -> int:
-        return self.total_chunks - len(self.chunks) if self.status == PARTIAL else 0
-
-    def detail(self) -> dict[str, Any]:
-        return {
-            "chunks": len(self.chunks),
-            "mismatched_chunks": [c.chunk_id for c in self.chunks if c.status == MISMATCH],
-            "error_chunks": [c.chunk_id for c in self.chunks if c.status == ERROR],
-            "source_rows": self.source_rows,
-            "target_rows": self.target_rows,
-            "missing": sum(c.missing for c in self.chunks),
-            "extra": sum(c.extra for c in self.chunks),
-            "changed": sum(c.changed for c in self.chunks),
-            "seconds": round(self.seconds, 3),
-            "total_chunks": self.total_chunks,
-            "verified_now": self.verified_now,
-            "verified_earlier": len(self.chunks) - self.verified_now,
-            "remaining": self.remaining,
-        }
-
-
-@dataclass
-class VerifyReport:
-    source_name: str
-    run_id: uuid.UUID
-    tables: list[TableResult]
-    deadline_hit: bool = False
-
-    @property
-    def differences(self) -> int:
-        return sum(
-            c.missing + c.extra + c.changed + (c.status == MISMATCH and not c.keys)
-            for t in self.tables
-            for c in t.chunks
-        )
-
-    def chunk_counts(self) -> dict[str, int]:
-        """Chunks of the run's completed tables: total, verified (now or earlier), remaining."""
-        total = sum(t.total_chunks for t in self.tables)
-        verified = sum(len(t.chunks) for t in self.tables)
-        now = sum(t.verified_now for t in self.tables)
-        return {
-            "total": total,
-            "verified": verified,
-            "verified_now": now,
-            "verified_earlier": verified - now,
-            "remaining": sum(t.remaining for t in self.tables),
-        }
-
-    @property
-    def exit_code(self) -> int:
-        """0 all verified equal; 1 a difference or an error; 3 work remains: the deadline came
-        first (call again; it outranks a difference, so a loop finishes the run) or some table
-        was not complete."""
-        if self.deadline_hit and any(t.status == PARTIAL for t in self.tables):
-            return 3
-        if any(t.status in (MISMATCH, ERROR) for t in self.tables):
-            return 1
-        if any(t.status == NOT_VERIFIED for t in self.tables):
-            return 3
-        return 0
 
 
 def _find_run(admin: Any, source: SourceConfig, run: str | None) -> uuid.UUID:
@@ -184,8 +93,8 @@ def verify_source(
     """Verify the run ``run`` (default: the newest) of ``source``; ``tables`` limits which.
 
     ``deadline`` (a ``time.monotonic()``): no group of chunks is started after it; the report
-    then has ``deadline_hit`` and the tables left ``partial``. ``reverify``: read every chunk
-    again, even those whose recorded verification is still valid.
+    then has ``deadline_hit`` and the tables left ``partial``, and the next call continues this
+    pass. ``reverify``: start a new pass even if one is unfinished.
     """
     admin = connection.connect(settings.postgres, source.target_pg_database)
     sessions = _Sessions(settings)
@@ -196,6 +105,10 @@ def verify_source(
             run_id = _find_run(admin, source, run)
             rows = store.table_rows(admin, run_id)
             admin.commit()
+            state = store.verify_pass(admin, run_id)
+            pass_id, continued = progress.choose_pass(state, reverify, uuid.uuid4().hex)
+            if not continued:
+                store.set_verify_pass(admin, run_id, {"id": pass_id, "open": True})
         except psycopg.Error as exc:
             raise connection.translate_pg_error(
                 exc, context=f"reading the runs of source {source.source_name}"
@@ -207,12 +120,18 @@ def verify_source(
                 continue
             where = (row.key.source_database, row.key.source_schema)
             result = verify_table(
-                lambda w=where: sessions.get(w), admin, row, clock=clock, reverify=reverify
+                lambda w=where: sessions.get(w), admin, row, clock=clock, pass_id=pass_id
             )
             results.append(result)
             if on_table is not None:
                 on_table(result)
-        return VerifyReport(source.source_name, run_id, results, deadline_hit=clock.hit)
+        report = VerifyReport(source.source_name, run_id, results, clock.hit, continued)
+        waiting = sum(t.status == NOT_VERIFIED for t in results)
+        if progress.closes_pass(clock.hit, waiting):
+            _record(
+                admin, lambda c: store.set_verify_pass(c, run_id, {"id": pass_id, "open": False})
+            )
+        return report
     finally:
         admin.close()
         sessions.close()
@@ -224,14 +143,16 @@ def verify_table(
     row: TableRow,
     *,
     clock: Deadline | None = None,
-    reverify: bool = False,
+    pass_id: str | None = None,
 ) -> TableResult:
     """Verify the chunks of one table that need it and record the outcome in its status rows.
 
     ``sf`` is a Snowflake connection or a callable that opens one (only called when a chunk is
     read). The table's own outcome is recorded once every chunk has a valid verification.
+    ``pass_id``: the verification pass (None: a new one, every chunk is read).
     """
     clock = clock or Deadline()
+    pass_id = pass_id or uuid.uuid4().hex
     target = f"{row.target_schema}.{row.target_table}"
     result = TableResult(row.key.source_table, target, NOT_VERIFIED)
     if row.status != "completed":
@@ -246,7 +167,7 @@ def verify_table(
         result.status = ERROR
         result.note = _message(exc, f"preparing to verify {row.key.source_table}")
         return result
-    todo, kept = progress.split(chunks, reverify)
+    todo, kept = progress.split(chunks, pass_id)
     result.total_chunks = len(chunks)
     result.chunks = kept
     if todo and clock.allows(time.monotonic()):
@@ -257,7 +178,7 @@ def verify_table(
             result.status = ERROR
             result.note = _message(exc, f"preparing to verify {row.key.source_table}")
             return result
-        new = _verify_chunks(conn, pg, row, todo, spec_of, clock)
+        new = _verify_chunks(conn, pg, row, todo, spec_of, clock, pass_id)
         result.chunks = sorted([*kept, *new], key=lambda c: c.chunk_id)
         result.verified_now = len(new)
         for res in new:
@@ -315,6 +236,7 @@ def _verify_chunks(
     todo: list[ChunkRow],
     spec_of: Callable[[int], ChecksumSpec],
     clock: Deadline,
+    pass_id: str,
 ) -> list[ChunkResult]:
     """Verify ``todo`` a unit at a time while the deadline allows; record each chunk."""
     out: list[ChunkResult] = []
@@ -331,7 +253,10 @@ def _verify_chunks(
                 status_schema.rollback_quietly(pg)
                 what = f"verifying {row.key.source_table} chunk {chunk_id}"
                 res = ChunkResult(chunk_id, ERROR, error=_message(exc, what))
-            detail = {**res.detail(), progress.STAMP_KEY: progress.copy_stamp(chunk)}
+            detail = res.detail() | {
+                progress.STAMP_KEY: progress.copy_stamp(chunk),
+                progress.PASS_KEY: pass_id,
+            }
             _record(
                 pg,
                 functools.partial(
