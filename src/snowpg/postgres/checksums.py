@@ -18,6 +18,7 @@ from snowpg.checksum_spec import (
     STRIP,
     ChecksumSpec,
     VerifyColumn,
+    contiguous_split,
     float_template,
     json_positions,
     sql_positions,
@@ -219,22 +220,60 @@ def pg_checksums(
     spec: ChecksumSpec, chunks: Sequence[tuple[int, ChunkRange]]
 ) -> tuple[sql.Composed, list[Any]]:
     """``chunk_id, rows, checksum`` of several chunks in one scan of the target table."""
-    whens: list[sql.Composable] = []
-    anys: list[sql.Composable] = []
-    case_params: list[Any] = []
-    any_params: list[Any] = []
-    for chunk_id, r in chunks:
-        where, p = pg_chunk_where(spec, r)
-        whens.append(sql.SQL("WHEN {} THEN {}").format(where, sql.Literal(int(chunk_id))))
-        anys.append(sql.SQL("({})").format(where))
-        case_params.extend(p)
-        any_params.extend(p)
-    group = sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens))
-    inner = _pg_inner(spec, sql.SQL(" OR ").join(anys), group)
+    group, group_params, selected, where_params = _pg_group(spec, chunks)
+    inner = _pg_inner(spec, selected, group)
     query = sql.SQL("SELECT g, count(*), sum({}) FROM ({}) s GROUP BY g").format(
         _pg_hash(spec), inner
     )
-    return query, case_params + any_params
+    return query, group_params + where_params
+
+
+def _pg_group(
+    spec: ChecksumSpec, chunks: Sequence[tuple[int, ChunkRange]]
+) -> tuple[sql.Composable, list[Any], sql.Composable, list[Any]]:
+    """The twin of ``source.checksums._sf_group``: the chunk id expression and the WHERE
+    condition of a group, each with its parameters (positional, in text order)."""
+    split = contiguous_split(chunks)
+    if split is None:
+        whens: list[sql.Composable] = []
+        anys: list[sql.Composable] = []
+        case_params: list[Any] = []
+        any_params: list[Any] = []
+        for chunk_id, r in chunks:
+            where, p = pg_chunk_where(spec, r)
+            whens.append(sql.SQL("WHEN {} THEN {}").format(where, sql.Literal(int(chunk_id))))
+            anys.append(sql.SQL("({})").format(where))
+            case_params.extend(p)
+            any_params.extend(p)
+        linear = sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens))
+        return linear, case_params, sql.SQL(" OR ").join(anys), any_params
+    ranges, nulls = split
+    first = ranges[0][1]
+    params: list[Any] = []
+
+    def search(lo: int, hi: int) -> sql.Composable:
+        if lo == hi:
+            return sql.Literal(int(ranges[lo][0]))
+        mid = (lo + hi + 1) // 2
+        cond, p = _pg_range(spec, ChunkRange(first.columns, first.types, ranges[mid][1].lower))
+        params.extend(p)
+        right = search(mid, hi)
+        left = search(lo, mid - 1)
+        return sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(cond, right, left)
+
+    whens = []
+    for chunk_id, r in nulls:
+        cond, p = _pg_range(spec, r)
+        params.extend(p)
+        whens.append(sql.SQL("WHEN {} THEN {}").format(cond, sql.Literal(int(chunk_id))))
+    found = search(0, len(ranges) - 1)
+    group: sql.Composable = (
+        sql.SQL("CASE {} ELSE {} END").format(sql.SQL(" ").join(whens), found) if whens else found
+    )
+    span = ChunkRange(first.columns, first.types, first.lower, ranges[-1][1].upper)
+    parts = [pg_chunk_where(spec, span), *(pg_chunk_where(spec, r) for _i, r in nulls)]
+    selected = sql.SQL(" OR ").join(sql.SQL("({})").format(w) for w, _p in parts)
+    return group, params, selected, [v for _w, p in parts for v in p]
 
 
 def pg_rows(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:
