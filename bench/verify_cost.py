@@ -48,7 +48,10 @@ SELECT = (
 
 # Run in a child process with one tree on its path: each side's checksum queries, timed.
 _SIDES = """
-import json, sys, time
+import json, os, sys, time
+def cpu(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 from snowpg.config import load_settings
 from snowpg.postgres import connection
 from snowpg.postgres.checksums import pg_checksums
@@ -70,17 +73,22 @@ pg.commit()
 sf = session.connect(settings.snowflake, database=row.key.source_database, schema=row.key.source_schema)
 spec = table_spec(sf, row)
 groups = [chunks[i:i + compare.CHUNKS_PER_QUERY] for i in range(0, len(chunks), compare.CHUNKS_PER_QUERY)]
-t0 = time.perf_counter()
+backend = pg.execute("SELECT pg_backend_pid()").fetchone()[0]
+pg.rollback()
+engine = int(sys.argv[2])
+c0, t0 = cpu(engine), time.perf_counter()
 n_sf = sum(len(list(reader.run_all(sf, *sf_checksums(spec, g)))) for g in groups)
-t1 = time.perf_counter()
+c1, t1 = cpu(engine), time.perf_counter()
+b0 = cpu(backend)
 n_pg = 0
 for g in groups:
     q, p = pg_checksums(spec, g)
     n_pg += len(pg.execute(q, p).fetchall())
     pg.rollback()
-t2 = time.perf_counter()
-print(json.dumps({"sf_seconds": t1 - t0, "pg_seconds": t2 - t1, "groups": len(groups),
-                  "chunks": len(chunks), "sf_rows": n_sf, "pg_rows": n_pg}))
+b1, t2 = cpu(backend), time.perf_counter()
+print(json.dumps({"sf_seconds": round(t1 - t0, 2), "sf_engine_cpu": round(c1 - c0, 2),
+                  "pg_seconds": round(t2 - t1, 2), "pg_backend_cpu": round(b1 - b0, 2),
+                  "groups": len(groups), "chunks": len(chunks), "sf_rows": n_sf, "pg_rows": n_pg}))
 """
 
 
@@ -135,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = work / "config.json"
         cfg.write_text(json.dumps(config))
         env = {**os.environ, **fake.env(), **pg.env(), "PYTHONUNBUFFERED": "1"}
+        # The process that runs the Snowflake side's SQL (DuckDB inside fakesnow).
+        upstream = getattr(fake, "upstream", None) or fake
+        engine = upstream.process.pid
         cli = [sys.executable, "-m", "snowpg.cli.app"]
 
         def run(tree: str, *cmd: str) -> subprocess.CompletedProcess[str]:
@@ -160,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 if out.returncode != 0:
                     raise SystemExit(out.stdout + out.stderr)
                 q1 = fake.stats()["queries"] if isinstance(fake, servers.StandinServer) else 0
-                sides = run(tree, sys.executable, "-c", _SIDES, str(cfg))
+                sides = run(tree, sys.executable, "-c", _SIDES, str(cfg), str(engine))
                 if sides.returncode != 0:
                     raise SystemExit(sides.stderr)
                 row = {
