@@ -43,6 +43,9 @@ class SourceTable:
     columns: tuple[SourceColumn, ...]
     primary_key: tuple[str, ...] = ()
     row_count: int | None = None
+    kind: str = "BASE TABLE"  # information_schema.tables.table_type: BASE TABLE, VIEW, ...
+    bytes: int | None = None  # information_schema.tables.bytes (None for views)
+    retention_days: int | None = None  # Time Travel retention (information_schema RETENTION_TIME)
 
     def column(self, name: str) -> SourceColumn | None:
         for c in self.columns:

@@ -222,6 +222,6 @@ def test_no_resume_carries_the_same_token_in_every_iteration_of_one_request() ->
 def test_migrate_options_carry_the_fresh_request_token() -> None:
     partial = {"statusCode": 200, "body": {"status": "partial"}}
     request = parse_event(_existing_tool_state(input={"no_resume": True}, migrationResult=partial))
-    options = actions._options(request, deadline=None)
+    options = actions._options(request, deadline=None, plan_deadline=None)
     assert options.no_resume and options.fresh_continues
     assert options.fresh_request == request.fresh_request

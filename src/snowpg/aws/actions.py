@@ -46,18 +46,35 @@ def run(request: Request, settings: Settings, context: LambdaContext | None) -> 
 def validate_config(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
+    """The sources and their tables; a discovering source (``"tables": "*"``, include_tables)
+    reads its Snowflake schema's catalog (one statement) to list them, others connect nowhere."""
+    from snowpg.plan import discovery
+
     out = []
     for src in sources:
-        tables = src.select_tables(list(request.tables_filter or ()) or None)
-        out.append(
-            {
-                "source_name": src.source_name,
-                "enabled": src.enabled,
-                "source": f"{src.source_sf_database}.{src.source_sf_schema}",
-                "target": f"{src.target_pg_database}.{src.target_pg_schema}",
-                "tables": [t.source for t in tables],
+        wanted = list(request.tables_filter or ()) or None
+        entry: dict[str, Any] = {
+            "source_name": src.source_name,
+            "enabled": src.enabled,
+            "source": f"{src.source_sf_database}.{src.source_sf_schema}",
+            "target": f"{src.target_pg_database}.{src.target_pg_schema}",
+        }
+        if src.discovers:
+            catalog = discovery.fetch_catalog(settings, src)
+            found = discovery.discover(src, catalog)
+            tables = discovery.resolve_tables(src, catalog, wanted)
+            entry["discovery"] = {
+                "include_tables": src.include_tables,
+                "exclude_tables": src.exclude_tables or [],
+                "include_views": src.include_views,
+                "skipped_views": found.skipped_views,
+                "excluded": found.excluded,
+                "unmatched_patterns": found.unmatched,
             }
-        )
+        else:
+            tables = src.select_tables(wanted)
+        entry["tables"] = [t.source for t in tables]
+        out.append(entry)
     return {"status": "completed", "message": "configuration is valid", "sources": out}
 
 
@@ -87,7 +104,8 @@ def migrate(
         if budget is not None and budget.deadline <= time.monotonic():
             results.append({"source_name": src.source_name, "status": "partial", "run_id": None})
             continue
-        options = _options(request, deadline=budget.deadline if budget else None)
+        deadline = budget.deadline if budget else None
+        options = _options(request, deadline=deadline, plan_deadline=deadline)
         summary = migrate_source(settings, src, options, metrics=EmfMetrics())
         entry = summary_json(summary)
         if budget is not None:
@@ -107,14 +125,23 @@ def migrate(
 def prepare(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
-    """Create (or find) the run and plan every table, copying nothing: the fan-out's first step."""
+    """Create (or find) the run and plan its tables, copying nothing: the fan-out's first step.
+
+    Planning stops between tables at the invocation's deadline; the workers' migrate calls plan
+    whatever is left before they copy.
+    """
     from snowpg.run.migrate import migrate_source
 
     results = []
-    for src in sources:
-        # A deadline already past: the workers stop before their first claim.
-        summary = migrate_source(settings, src, _options(request, deadline=time.monotonic() - 1))
-        results.append(summary_json(summary))
+    for i, src in enumerate(sources):
+        budget = _budget(settings, src, request, context, first=i == 0)
+        # A copy deadline already past: the workers stop before their first claim.
+        options = _options(
+            request,
+            deadline=time.monotonic() - 1,
+            plan_deadline=budget.deadline if budget else None,
+        )
+        results.append(summary_json(migrate_source(settings, src, options)))
     return _aggregate(results)
 
 
@@ -264,12 +291,17 @@ _ACTIONS = {
 # helpers ------------------------------------------------------------------------------------
 
 
-def _options(request: Request, deadline: float | None) -> Any:
+def _options(request: Request, deadline: float | None, plan_deadline: float | None) -> Any:
     from snowpg.run.options import MigrateOptions
 
     tables = list(request.tables_filter) if request.tables_filter else None
     if request.run_id is not None:  # continue exactly this run, whatever the first call asked
-        return MigrateOptions(tables_filter=tables, resume_run_id=request.run_id, deadline=deadline)
+        return MigrateOptions(
+            tables_filter=tables,
+            resume_run_id=request.run_id,
+            deadline=deadline,
+            plan_deadline=plan_deadline,
+        )
     return MigrateOptions(
         tables_filter=tables,
         no_resume=request.no_resume,
@@ -278,6 +310,7 @@ def _options(request: Request, deadline: float | None) -> Any:
         resume_run_id=request.resume_run_id,
         resume_max_age_hours=request.resume_max_age_hours,
         deadline=deadline,
+        plan_deadline=plan_deadline,
     )
 
 

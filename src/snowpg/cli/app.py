@@ -62,10 +62,18 @@ def validate(
     for src in settings.sources:
         state = "enabled" if src.enabled else "disabled"
         tables = [t for t in src.tables if t.enabled]
+        listed = f"{len(tables)} enabled table(s)"
+        if src.discovers:
+            from snowpg.config.discover import describe_patterns
+
+            listed = (
+                f"{len(tables)} explicit enabled table(s) and the schema's "
+                f"{escape(describe_patterns(src))}, found when it runs"
+            )
         out_console.print(
             f"source [bold]{src.source_name}[/] ({state}): "
             f"{src.source_sf_database}.{src.source_sf_schema}"
-            f" -> {src.target_pg_database}.{src.target_pg_schema}, {len(tables)} enabled table(s)"
+            f" -> {src.target_pg_database}.{src.target_pg_schema}, {listed}"
         )
     out_console.print("[green]configuration is valid[/]")
 
@@ -96,13 +104,14 @@ def plan(
 ) -> None:
     """Show how each table would be copied (columns, chunks, row estimates); copy nothing."""
     from snowpg.cli.render import plan_json, print_plan
-    from snowpg.plan.preflight import preflight_source
+    from snowpg.plan.discovery import resolve_source
+    from snowpg.plan.source_plan import preflight_source
 
     settings = load_config(config)
     out: list[dict[str, Any]] = []
     checks = []
     for src in settings.select_sources(source):
-        checked = preflight_source(settings, src, tables)
+        checked = preflight_source(settings, resolve_source(settings, src), tables)
         checks.append(checked)
         plans = list(checked.plans.values())
         refused = {checked.plans[n].source.qualified for n in checked.refused}
@@ -275,6 +284,15 @@ def _register_verify() -> None:
 
 
 _register_verify()
+
+
+def _register_init() -> None:
+    from snowpg.cli.init import init_command
+
+    app.command("init")(init_command)
+
+
+_register_init()
 
 
 def _register_optional_commands() -> None:

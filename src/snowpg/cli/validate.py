@@ -10,11 +10,12 @@ from snowpg.config import Settings
 def validate_connected(settings: Settings, out_console: Console) -> None:
     """`validate --connect`: every enabled table checked as migrate would; raises one error."""
     from snowpg.cli.render import plan_action
-    from snowpg.plan.preflight import preflight_source
+    from snowpg.plan.discovery import resolve_source
+    from snowpg.plan.source_plan import preflight_source
 
     checks = []
     for src in settings.select_sources(None):
-        checked = preflight_source(settings, src)
+        checked = preflight_source(settings, resolve_source(settings, src))
         checks.append(checked)
         refused = {checked.plans[n].source.qualified for n in checked.refused}
         for plan in checked.plans.values():

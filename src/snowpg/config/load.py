@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from snowpg.config.compat import drop_ignored_keys
+from snowpg.config.connections import SnowflakeSettings
 from snowpg.config.env import (
     CONFIG_PATH_ENV,
     POSTGRES_ENV,
@@ -25,6 +26,7 @@ from snowpg.config.env import (
     join_problems,
     substitute,
 )
+from snowpg.config.fields import StrictModel
 from snowpg.config.settings import Settings
 from snowpg.errors import ConfigError
 from snowpg.logs import register_secrets
@@ -103,6 +105,44 @@ def parse_settings(
         raise _translate(e, {**from_refs, **from_env}, origin) from None
     register_secrets(settings.secrets())
     return settings
+
+
+class _SnowflakeOnly(StrictModel):
+    snowflake: SnowflakeSettings
+
+
+def load_snowflake_settings(
+    path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
+) -> tuple[SnowflakeSettings, dict[str, Any]]:
+    """The Snowflake settings alone (``snowpg init``: there are no sources yet), from the
+    ``snowflake`` block of ``path`` when given, else from the environment; and the file's raw
+    ``snowflake``/``postgres`` blocks (empty without a file), as written."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    raw: Any = {}
+    origin = "environment"
+    if path is not None:
+        origin = str(path)
+        try:
+            raw = _parse_json(Path(path).read_bytes(), origin)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot read config file {path}: {e.strerror}", field="config"
+            ) from None
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{origin}: the top level must be a JSON object {{...}}")
+    blocks = {k: raw[k] for k in ("snowflake", "postgres") if isinstance(raw.get(k), Mapping)}
+    block = {"snowflake": blocks.get("snowflake", {})}
+    substituted, from_refs = substitute(block, environ, origin)
+    merged, from_env = apply_env_fallbacks(substituted, environ)
+    try:
+        found = _SnowflakeOnly.model_validate({"snowflake": merged["snowflake"]})
+    except ValidationError as e:
+        raise _translate(e, {**from_refs, **from_env}, origin) from None
+    sf = found.snowflake
+    register_secrets(
+        [s.get_secret_value() for s in (sf.password, sf.rsa_key, sf.rsa_key_passphrase) if s]
+    )
+    return sf, blocks
 
 
 def _parse_json(data: str | bytes, origin: str) -> Any:

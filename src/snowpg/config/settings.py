@@ -77,8 +77,7 @@ class Settings(StrictModel):
     @model_validator(mode="after")
     def _table_names(self) -> Settings:
         for i, src in enumerate(self.sources):
-            for t in src.tables:
-                t.use_identifier_case(self.identifier_case)
+            src.use_identifier_case(self.identifier_case)
             clash = src.target_clash()
             if clash is not None:
                 raise problem(f"sources[{i}]: {clash}")
@@ -161,7 +160,9 @@ def config_hash(settings: Settings, source: SourceConfig) -> str:
 
     Covered: Snowflake database/schema, PostgreSQL database/schema, and for each enabled table its
     source, target, source_filter, chunking columns and types, uniqueness columns, watermarks,
-    truncate_onstart, disable_index and effective insert-only mode. Not covered: credentials,
+    truncate_onstart, disable_index and effective insert-only mode; for a discovering source its
+    patterns, include_views and the names of disabled entries (not the tables the schema holds at
+    the time, so the hash is a function of the config text). Not covered: credentials,
     hosts, threads, batch size, retries, leases, log level. Tables are sorted and keys canonical,
     so reordering the file does not change the hash.
     """
@@ -193,6 +194,14 @@ def config_hash(settings: Settings, source: SourceConfig) -> str:
         "target_pg_schema": source.target_pg_schema,
         "tables": tables,
     }
+    if source.discovers:  # absent for explicit lists, so their hashes stay as they were
+        shape["discover"] = {
+            "include_tables": sorted({p.upper() for p in source.include_tables or []}),
+            "exclude_tables": sorted({p.upper() for p in source.exclude_tables or []}),
+            "include_views": source.include_views,
+            # A disabled entry leaves a discovered table out, which changes the data.
+            "disabled": sorted(t.source for t in source.tables if not t.enabled),
+        }
     if settings.identifier_case != "lower":  # absent when default, so older hashes still match
         shape["identifier_case"] = settings.identifier_case
     text = json.dumps(shape, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from snowpg.config import Settings, SourceConfig, TableConfig
-from snowpg.model import SourceTable, TablePlan
+from snowpg.model import Chunk, SourceTable, TablePlan
 from snowpg.plan import boundaries, columns, sizing, watermark
 from snowpg.postgres import introspect
 from snowpg.snowflake import catalog
@@ -26,16 +26,25 @@ def plan_table(
     table: TableConfig,
     sf_conn: Any,
     pg_conn: Any,
+    *,
+    described: SourceTable | None = None,
+    cut: bool = True,
 ) -> TablePlan:
     """Plan one table: introspect both sides, match columns, choose keys and compute chunks.
 
-    An incremental table's plan copies the run's watermark window only and carries its upsert
-    keys and delete-check chunks (:mod:`snowpg.plan.watermark`); ``snowpg plan`` and ``migrate``
-    both plan through here, so they show and refuse the same things.
+    ``described`` is the table as the schema's one catalog statement described it
+    (:mod:`snowpg.snowflake.schema_catalog`); without it the table is described on its own.
+    ``cut=False`` checks everything the catalogs can tell (tables, columns, names, keys) and
+    asks Snowflake nothing: the plan has no chunks and no watermark window. An incremental
+    table's plan copies the run's watermark window only and carries its upsert keys and
+    delete-check chunks (:mod:`snowpg.plan.watermark`); ``snowpg plan`` and ``migrate`` both
+    plan through here, so they show and refuse the same things.
     """
-    src = catalog.describe_table(
+    src = described or catalog.describe_table(
         sf_conn, source.source_sf_database, source.source_sf_schema, table.source
     )
+    if not cut:
+        return _plan_rows(settings, source, table, src, None, pg_conn)
     if not watermark.is_incremental(table):
         return _plan_rows(settings, source, table, src, sf_conn, pg_conn)
     window = watermark.window_for(sf_conn, pg_conn, source, table, src)
@@ -70,17 +79,22 @@ def _plan_rows(
         src, table.chunking_columns, conn=sf_conn, source_filter=table.source_filter
     )
     batch_size = settings.batch_size_for(table)
-    sized = sizing.plan_chunk_rows(
-        sf_conn,
-        src,
-        [m.source for m in match.mappings],
-        table.source_filter,
-        batch_size,
-        settings.max_chunk_mb_for(table),
-    )
-    chunks, method_detail = boundaries.plan_chunks(
-        sf_conn, src, key_columns, table.source_filter, sized.rows
-    )
+    if sf_conn is None:  # checking only: no Snowflake query, no chunks
+        sized = sizing.ChunkRows(batch_size, None, False)
+        chunks: list[Chunk] = []
+        method_detail = method
+    else:
+        sized = sizing.plan_chunk_rows(
+            sf_conn,
+            src,
+            [m.source for m in match.mappings],
+            table.source_filter,
+            batch_size,
+            settings.max_chunk_mb_for(table),
+        )
+        chunks, method_detail = boundaries.plan_chunks(
+            sf_conn, src, key_columns, table.source_filter, sized.rows
+        )
     notes: list[str] = []
     if sized.capped:
         notes.append(

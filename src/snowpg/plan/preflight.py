@@ -1,4 +1,4 @@
-"""Preflight: plan every selected table and collect every problem before anything is written.
+"""Preflight: check every selected table and collect every problem before anything is written.
 
 A user with three non-empty targets and a misspelt table learns all four in one run, not one
 per run. Transient failures (network, throttling) are not collected: they are raised at once,
@@ -12,12 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.config import TableConfig
 from snowpg.errors import RunRefused, SnowpgError, TransientError
 from snowpg.model import TablePlan
-from snowpg.plan.planner import plan_table
-from snowpg.postgres import connection, emptiness
-from snowpg.snowflake import session
+from snowpg.plan import watermark
+from snowpg.postgres import emptiness
 
 log = logging.getLogger("snowpg.plan.preflight")
 
@@ -56,9 +55,10 @@ def check_tables(
             out.problems.append(exc)
         finally:
             pg_conn.rollback()
+    incremental = {t.source for t in tables if watermark.is_incremental(t)}
     for name, plan in out.plans.items():
-        if plan.incremental is not None:  # incremental tables load into existing rows by design
-            continue
+        if plan.incremental is not None or name in incremental:
+            continue  # incremental tables load into existing rows by design
         try:
             emptiness.refuse_if_not_empty(pg_conn, plan)
         except RunRefused as exc:
@@ -67,21 +67,3 @@ def check_tables(
     if out.problems:
         log.debug("preflight found %d problem(s)", len(out.problems))
     return out
-
-
-def preflight_source(
-    settings: Settings, source: SourceConfig, tables_filter: Sequence[str] | str | None = None
-) -> Preflight:
-    """The plans of the tables that can be planned, and every problem ``migrate`` would meet."""
-    selected = source.select_tables(tables_filter)
-    sf = session.connect(
-        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
-    )
-    try:
-        pg = connection.connect(settings.postgres, source.target_pg_database)
-        try:
-            return check_tables(selected, lambda t: plan_table(settings, source, t, sf, pg), pg)
-        finally:
-            pg.close()
-    finally:
-        sf.close()

@@ -26,7 +26,8 @@ from snowpg import __version__
 from snowpg.config import Settings, SourceConfig, TableConfig
 from snowpg.errors import RunRefused, TransientError
 from snowpg.model import TablePlan
-from snowpg.plan import watermark
+from snowpg.plan import discovery, watermark
+from snowpg.plan.source_plan import SourcePlanner
 from snowpg.postgres import connection
 from snowpg.run import prepare
 from snowpg.run.options import MigrateOptions
@@ -48,6 +49,10 @@ class OpenedRun:
     plans: dict[str, TablePlan] = field(default_factory=dict)
     rows: list[TableRow] = field(default_factory=list)
     created: uuid.UUID | None = None  # a run this process created (a retry resumes it)
+    # A discovering source with its tables written out, and the run's tables among them.
+    source: SourceConfig | None = None
+    selected: list[TableConfig] | None = None
+    unplanned: int = 0  # tables left unplanned at the planning deadline
     already_complete: RunRow | None = None
 
 
@@ -147,29 +152,69 @@ def _open_run(
     resumed = existing is not None and not options.no_resume
     if existing is not None and not resumed:
         _refuse_if_live(admin, source, existing)
-    if existing is None and not options.no_resume and options.resume_run_id is None:
-        done = _completed_run(admin, source, selected, config_hash)
-        if done is not None:
-            opened.already_complete = done
-            return
-    prepared: set[str] = set()
-    if resumed and existing is not None:
-        prepared = {r.key.source_table for r in store.table_rows(admin, existing.run_id)}
-        admin.commit()
-    to_plan = [t for t in selected if not _is_prepared(t, prepared)]
-    # Every problem of every table (missing tables and columns, non-empty targets) at once.
-    plans = prepare.plan_tables(settings, source, to_plan, admin)
+    planner = SourcePlanner(settings, source, admin)
+    try:
+        if source.discovers:
+            source, selected = _discovered(admin, source, options, existing, resumed, planner)
+            opened.source, opened.selected = source, selected
+        if existing is None and not options.no_resume and options.resume_run_id is None:
+            done = _completed_run(admin, source, selected, config_hash)
+            if done is not None:
+                opened.already_complete = done
+                return
+        prepared: set[str] = set()
+        if resumed and existing is not None:
+            prepared = {r.key.source_table for r in store.table_rows(admin, existing.run_id)}
+            admin.commit()
+        to_plan = [t for t in selected if not _is_prepared(t, prepared)]
+        # Every problem of every table (missing tables and columns, non-empty targets) at once,
+        # from one catalog statement; nothing is written before this passes.
+        planner.check(to_plan).raise_if_any()
+        admin.rollback()
 
-    schema.ensure_schema(admin)
-    if resumed and existing is not None:
-        run_id = existing.run_id
-        _resume(admin, source, run_id)
-    else:
-        run_id = _create(settings, source, selected, config_hash, options, admin, existing)
-        opened.created = run_id
-    prepare.prepare_tables(admin, run_id, plans, len(prepared))
-    opened.run_id, opened.resumed = run_id, resumed
+        schema.ensure_schema(admin)
+        if resumed and existing is not None:
+            run_id = existing.run_id
+            _resume(admin, source, run_id)
+        else:
+            run_id = _create(
+                settings, source, selected, config_hash, options, admin, existing,
+                discovering=opened.source is not None,
+            )  # fmt: skip
+            opened.created = run_id
+        opened.run_id, opened.resumed = run_id, resumed
+        plans = prepare.plan_and_prepare(
+            planner, admin, run_id, to_plan, len(prepared), options.plan_deadline
+        )
+    finally:
+        planner.close()
     opened.plans = {**opened.plans, **plans}
+    opened.unplanned = len(to_plan) - len(plans)
+
+
+def _discovered(
+    admin: Any,
+    source: SourceConfig,
+    options: MigrateOptions,
+    existing: RunRow | None,
+    resumed: bool,
+    planner: SourcePlanner,
+) -> tuple[SourceConfig, list[TableConfig]]:
+    """A discovering source's tables: those its run recorded when it was created (a resumed run,
+    or the completed run a rerun would find), else the schema's catalog, read once."""
+    recorded: Any = None
+    if resumed and existing is not None:
+        recorded = existing.metadata.get("discovered_tables")
+    elif existing is None and not options.no_resume and options.resume_run_id is None:
+        last = store.latest_run(admin, source.source_name) if collect.has_status_schema(admin) else None
+        admin.commit()
+        if last is not None and last.status == "completed":
+            recorded = last.metadata.get("discovered_tables")
+    if isinstance(recorded, list):
+        resolved = discovery.with_names(source, [str(n) for n in recorded])
+    else:
+        resolved = discovery.with_tables(source, planner.describe(None))
+    return resolved, resolved.select_tables(options.tables_filter)
 
 
 def _resume(admin: Any, source: SourceConfig, run_id: uuid.UUID) -> None:
@@ -192,6 +237,8 @@ def _create(
     options: MigrateOptions,
     admin: Any,
     existing: RunRow | None,
+    *,
+    discovering: bool = False,
 ) -> uuid.UUID:
     """A new run; the run it replaces (``--no-resume``), if any, is marked abandoned first."""
     if existing is not None:
@@ -213,6 +260,8 @@ def _create(
             "source_names": [source.source_name],  # the existing tool's monitoring SQL
             "migration_version": settings.migration_version,
             "tables": [t.source for t in selected],
+            # A discovering source's tables, fixed for the run (plan.discovery.with_names).
+            **({"discovered_tables": [t.source for t in source.tables]} if discovering else {}),
             "snowpg_version": __version__,
             **fresh.metadata(options.no_resume, options.fresh_request),
         },

@@ -16,6 +16,7 @@ import psycopg
 
 from snowpg import malloc
 from snowpg.config import Settings, SourceConfig
+from snowpg.plan import discovery
 from snowpg.postgres import connection
 from snowpg.run import lifecycle
 from snowpg.run.jobs import jobs_for
@@ -64,9 +65,13 @@ def _migrate_source(
     on_run_ready: Callable[..., Any] | None,
 ) -> RunSummary:
     started = time.monotonic()
-    selected = source.select_tables(options.tables_filter)
-    config_hash = settings.config_hash(source)
+    config_hash = settings.config_hash(source)  # of the config text, before discovery
+    # A discovering source ("tables": "*") learns its tables in the start-up, from the run or
+    # from the one catalog statement planning reads anyway.
+    selected = [] if source.discovers else source.select_tables(options.tables_filter)
     admin, opened = lifecycle.start(settings, source, selected, config_hash, options)
+    source = opened.source or source
+    selected = opened.selected if opened.selected is not None else selected
     try:
         if opened.already_complete is not None:
             return summarize_already_complete(
@@ -93,6 +98,12 @@ def _migrate_source(
             r.key.source_table for r in rows if wanted(r.key.source_table, selected)
         )
         summary.deadline_hit = deadline_hit
+        in_run = {t.source_table for t in summary.tables} | {
+            t.source_table.upper() for t in summary.tables
+        }
+        summary.unplanned = tuple(
+            t.source for t in selected if t.source not in in_run and t.source.upper() not in in_run
+        )
         return summary
     finally:
         admin.close()

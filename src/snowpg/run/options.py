@@ -18,6 +18,8 @@ class MigrateOptions:
     resume_run_id: uuid.UUID | None = None
     resume_max_age_hours: float | None = None
     deadline: float | None = None  # time.monotonic() after which no new chunk is claimed
+    # time.monotonic() after which no further table is planned (Lambda); None plans every table
+    plan_deadline: float | None = None
 
 
 @dataclass
@@ -49,6 +51,7 @@ class RunSummary:
     selected: tuple[str, ...] = ()  # source tables this invocation was asked to copy
     deadline_hit: bool = False
     already_complete: bool = False  # the run had completed before; nothing was copied
+    unplanned: tuple[str, ...] = ()  # selected tables not planned yet (planning deadline)
 
     @property
     def rows(self) -> int:
@@ -56,10 +59,13 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every selected table is complete, 1 if any failed, 3 if work remains."""
+        """0 when every selected table is complete, 1 if any failed, 3 if work remains (chunks
+        to copy or tables to plan)."""
         mine = [t for t in self.tables if not self.selected or t.source_table in self.selected]
         if any(t.status == "failed" or t.failed_chunks for t in mine):
             return 1
+        if self.unplanned:
+            return 3
         if all(t.status in ("completed", "skipped") for t in mine):
             return 0
         return 3

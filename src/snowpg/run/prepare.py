@@ -1,67 +1,73 @@
 """Plan a run's tables, get their targets ready, and put their indexes back afterwards.
 
-Planning checks every selected table before anything is written (``plan.preflight``). Preparing
-one table is one transaction: create (or truncate) the table, save and drop its secondary indexes,
-and record the table, its contract and its chunks in ``migration_status``. A crash leaves either
-all of that or none of it, so a resumed run never truncates twice or forgets an index. A table
-whose chunks are all done is finished: its status closed and its saved indexes recreated.
+Every selected table is checked before anything is written (``plan.source_plan``); then each
+table is planned and prepared in turn, so a deadline can stop planning between two tables and a
+later call continues with the next one. Preparing one table is one transaction: create (or
+truncate) the table, save and drop its secondary indexes, and record the table, its contract and
+its chunks in ``migration_status``. A crash leaves either all of that or none of it, so a resumed
+run never truncates twice or forgets an index. A table whose chunks are all done is finished: its
+status closed and its saved indexes recreated.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql
 
-from snowpg.config import Settings, SourceConfig, TableConfig
+from snowpg.config import TableConfig
 from snowpg.contract import SavedIndex, TableContract
 from snowpg.model import TablePlan
-from snowpg.plan import planner, preflight
+from snowpg.plan.source_plan import SourcePlanner
 from snowpg.postgres import ddl, introspect, merge
-from snowpg.snowflake.session import connect
 from snowpg.status import store
 from snowpg.status.rows import TableKey, TableRow
 
 log = logging.getLogger("snowpg.run.prepare")
 
 
-def plan_tables(
-    settings: Settings, source: SourceConfig, tables: list[TableConfig], admin: Any
+def plan_and_prepare(
+    planner: SourcePlanner,
+    admin: Any,
+    run_id: uuid.UUID,
+    tables: Sequence[TableConfig],
+    first_ordinal: int,
+    deadline: float | None,
 ) -> dict[str, TablePlan]:
-    """Plan every table in Snowflake; one error naming every problem if any table has one."""
-    if not tables:
-        return {}
-    sf = connect(
-        settings.snowflake, database=source.source_sf_database, schema=source.source_sf_schema
-    )
-    try:
-        checked = preflight.check_tables(
-            tables, lambda t: planner.plan_table(settings, source, t, sf, admin), admin
-        )
-    finally:
-        sf.close()
-    checked.raise_if_any()
-    return checked.plans
+    """Plan and prepare ``tables`` one by one, each committed as soon as it is planned.
 
-
-def prepare_tables(
-    admin: Any, run_id: uuid.UUID, plans: dict[str, TablePlan], first_ordinal: int
-) -> None:
-    """Prepare each planned table in its own transaction, numbering them from ``first_ordinal``."""
-    for ordinal, (name, plan) in enumerate(plans.items(), first_ordinal):
+    Stops before the next table once ``deadline`` (time.monotonic()) has passed; the tables
+    left are planned by a later call of the same run, which never describes a planned table
+    again. Returns the plans made.
+    """
+    plans: dict[str, TablePlan] = {}
+    for ordinal, table in enumerate(tables, first_ordinal):
+        if deadline is not None and time.monotonic() >= deadline:
+            log.info(
+                "planning stopped at the deadline: %d of %d table(s) left for the next call",
+                len(tables) - len(plans),
+                len(tables),
+            )
+            break
+        plan = planner.plan(table)
+        admin.rollback()  # planning read the target's catalog; prepare_table opens its own txn
         prepare_table(admin, run_id, plan, ordinal)
+        plans[table.source] = plan
         log.info(
             "planned %s: %d chunk(s), ~%d rows (%s)",
-            name,
+            table.source,
             len(plan.chunks),
             plan.estimated_rows,
             plan.chunking_method,
-            extra={"table": name},
+            extra={"table": table.source},
         )
         for note in plan.notes:
-            log.warning("%s: %s", name, note, extra={"table": name})
+            log.warning("%s: %s", table.source, note, extra={"table": table.source})
+    return plans
 
 
 def prepare_table(conn: Any, run_id: uuid.UUID, plan: TablePlan, ordinal: int) -> TableKey:

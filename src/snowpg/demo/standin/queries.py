@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from snowpg.demo.standin import pipe
 from snowpg.demo.standin.declared import declare
 from snowpg.demo.standin.encode import Extras, encode_batch, from_ipc, split_rows, to_ipc
 from snowpg.demo.standin.settings import DEFAULT_STATEMENT_TIMEOUT_S, StandinSettings
@@ -159,7 +160,7 @@ class QueryRunner:
         if hold > limit:
             self.stats["timed_out"] += 1
             return error_answer("000630", TIMED_OUT.format(n=int(limit)), qid)
-        answer = upstream(body)
+        answer = pipe.run(body, upstream)
         if pending.cancelled.is_set():
             self.stats["cancelled"] += 1
             return error_answer(*CANCELLED, qid)
