@@ -38,6 +38,7 @@ The Snowflake spelling of each rule is :mod:`snowpg.snowflake.checksums`, the Po
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -193,3 +194,27 @@ def sql_positions(spec: ChecksumSpec) -> list[int]:
 def json_positions(spec: ChecksumSpec) -> list[int]:
     """Positions of the JSON columns (their raw values travel to the client)."""
     return [i for i, c in enumerate(spec.columns) if c.category == "json"]
+
+
+def contiguous_split(
+    chunks: Sequence[tuple[int, ChunkRange]],
+) -> tuple[list[tuple[int, ChunkRange]], list[tuple[int, ChunkRange]]] | None:
+    """``(ranges, nulls)`` when the group's key-range chunks follow each other in the given
+    order (each one's upper bound is the next one's lower bound, one key) and the rest are NULL
+    chunks; None otherwise.
+
+    Such a group is selected by one range (first lower to last upper bound, which prunes
+    micro-partitions and index pages where an OR of ranges does not) and a row finds its chunk
+    by a binary search over the lower bounds: log2(n) comparisons instead of up to n.
+    """
+    ranges = [(i, r) for i, r in chunks if not r.nulls]
+    nulls = [(i, r) for i, r in chunks if r.nulls]
+    if len(ranges) < 2 or not ranges[0][1].columns:
+        return None
+    first = ranges[0][1]
+    for (_a, a), (_b, b) in itertools.pairwise(ranges):
+        if (a.columns, a.types) != (first.columns, first.types) or a.upper is None:
+            return None
+        if (b.columns, b.types) != (first.columns, first.types) or a.upper != b.lower:
+            return None
+    return ranges, nulls

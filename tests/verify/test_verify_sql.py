@@ -70,16 +70,38 @@ def test_unloaded_chunk_key_is_refused_by_name() -> None:
 
 
 def test_grouped_checksums_keep_each_chunks_parameters_apart() -> None:
+    # Not consecutive (a gap between 10 and 20): every chunk's own predicate, under their OR.
     chunks = [
         (1, ChunkRange(("ID",), ("NUMBER(38,0)",), None, ("10",))),
-        (2, ChunkRange(("ID",), ("NUMBER(38,0)",), ("10",), None)),
+        (2, ChunkRange(("ID",), ("NUMBER(38,0)",), ("20",), None)),
     ]
     sf_sql, sf_params = sf_checksums(SPEC, chunks)
-    assert sf_params == {"c1_0": "10", "c2_0": "10"}
+    assert sf_params == {"c1_0": "10", "c2_0": "20"}
     assert "THEN 1" in sf_sql and "THEN 2" in sf_sql and sf_sql.endswith("GROUP BY g")
     pg_sql, pg_params = pg_checksums(SPEC, chunks)
-    assert pg_params == ["10", "10", "10", "10"]  # once in the CASE, once in the WHERE
+    assert pg_params == ["10", "20", "10", "20"]  # once in the CASE, once in the WHERE
     assert "GROUP BY g" in pg_sql.as_string(None)
+
+
+def test_consecutive_chunks_are_one_range_and_a_binary_search() -> None:
+    t = ("NUMBER(38,0)",)
+    bounds = [None, *[(str(10 * i),) for i in range(1, 8)], None]
+    chunks = [(i + 1, ChunkRange(("ID",), t, bounds[i], bounds[i + 1])) for i in range(8)]
+    chunks.append((9, ChunkRange(("ID",), t, nulls=True)))
+    split = checksum_spec.contiguous_split(chunks)
+    assert split is not None and [i for i, _r in split[1]] == [9]
+    sf_sql, sf_params = sf_checksums(SPEC, chunks)
+    # 8 ranges: 7 comparisons in the search tree (a row passes 3 of them); the WHERE is the
+    # whole span (no bound here) or the NULL chunk.
+    assert sorted(sf_params.values(), key=int) == [str(10 * i) for i in range(1, 8)]
+    assert '"ID" IS NULL' in sf_sql and " OR " in sf_sql
+    pg_sql, pg_params = pg_checksums(SPEC, chunks)
+    assert len(pg_params) == 7  # the range has no bound; the search has 7
+    assert '"id" IS NULL' in pg_sql.as_string(None)
+    # A gap, a different key, or an open upper bound before the end: not consecutive.
+    gap = [chunks[0], chunks[2]]
+    assert checksum_spec.contiguous_split(gap) is None
+    assert checksum_spec.contiguous_split(chunks[:1]) is None
 
 
 def test_identifiers_are_quoted_on_both_sides() -> None:

@@ -175,36 +175,70 @@ def status(
 def verify(
     request: Request, settings: Settings, sources: list[SourceConfig], context: Any
 ) -> dict[str, Any]:
-    """Compare source and target per chunk (row counts and checksums) for each source's run."""
+    """Compare source and target per chunk (row counts and checksums) for each source's run.
+
+    Stops starting chunks at the invocation's deadline (the remaining time minus the same margin
+    migrate keeps) and answers ``partial``; the next call skips the chunks verified since their
+    last copy and continues (``reverify``: read them all again).
+    """
     from snowpg.verify.run import verify_source
 
     run = request.run_id or request.resume_run_id
     tables = list(request.tables_filter) if request.tables_filter else None
     results: list[dict[str, Any]] = []
-    for src in sources:
-        report = verify_source(settings, src, str(run) if run else None, tables)
-        results.append(
-            {
-                "source_name": src.source_name,
-                "run_id": str(report.run_id),
-                "status": answer_status(report.exit_code),
-                "differences": report.differences,
-                "tables": [
-                    {
-                        "source_table": t.source_table,
-                        "target": t.target,
-                        "status": t.status,
-                        **({"note": t.note} if t.note else {}),
-                        **t.detail(),
-                    }
-                    for t in report.tables
-                ],
-            }
+    for i, src in enumerate(sources):
+        budget = _budget(settings, src, request, context, first=i == 0)
+        report = verify_source(
+            settings,
+            src,
+            str(run) if run else None,
+            tables,
+            deadline=budget.deadline if budget else None,
+            reverify=request.reverify,
         )
+        entry: dict[str, Any] = {
+            "source_name": src.source_name,
+            "run_id": str(report.run_id),
+            "status": answer_status(report.exit_code),
+            "differences": report.differences,
+            "deadline_hit": report.deadline_hit,
+            "chunks": report.chunk_counts(),
+            "tables": [
+                {
+                    "source_table": t.source_table,
+                    "target": t.target,
+                    "status": t.status,
+                    **({"note": t.note} if t.note else {}),
+                    **t.detail(),
+                }
+                for t in report.tables
+            ],
+        }
+        if budget is not None:
+            entry["budget"] = budget.to_json()
+        results.append(entry)
     body: dict[str, Any] = {"status": _worst([r["status"] for r in results]), "sources": results}
+    body["chunks"] = {
+        k: sum(int(r["chunks"][k]) for r in results)
+        for k in ("total", "verified", "verified_now", "verified_earlier", "remaining")
+    }
+    body["deadline_hit"] = any(r["deadline_hit"] for r in results)
     if len(results) == 1:
         body["run_id"] = results[0]["run_id"]
+    body["message"] = "; ".join(_verify_line(r) for r in results)
     return body
+
+
+def _verify_line(r: Mapping[str, Any]) -> str:
+    n = r["chunks"]
+    text = (
+        f"source {r['source_name']}: run {r['run_id']} verify {r['status']}, "
+        f"{n['verified']}/{n['total']} chunk(s) verified ({n['verified_now']} by this call), "
+        f"{r['differences']} differing row(s)"
+    )
+    if r["deadline_hit"]:
+        text += "; call again to continue"
+    return text
 
 
 def record_failure(

@@ -57,6 +57,7 @@ FIELDS = (
     "source_name",
     "tables_filter",
     "no_resume",
+    "reverify",
     "resume_run_id",
     "resume_max_age",
     "run_id",
@@ -81,6 +82,7 @@ class Request:
     source_names: tuple[str, ...] | None = None  # None: every enabled source
     tables_filter: tuple[str, ...] | None = None
     no_resume: bool = False
+    reverify: bool = False  # verify: read every chunk again, also those verified since copied
     resume_run_id: uuid.UUID | None = None
     resume_max_age_hours: float | None = None
     run_id: uuid.UUID | None = None  # continue exactly this run (state machine loops, workers)
@@ -187,6 +189,7 @@ def parse_event(event: Any) -> Request:
         source_names=_names(fields.get("source_name"), "source_name"),
         tables_filter=_names(fields.get("tables_filter"), "tables_filter"),
         no_resume=no_resume,
+        reverify=_bool(fields.get("reverify", False), "reverify"),
         resume_run_id=_uuid(fields.get("resume_run_id"), "resume_run_id"),
         resume_max_age_hours=_hours(fields.get("resume_max_age")),
         run_id=_uuid(fields.get("run_id"), "run_id"),

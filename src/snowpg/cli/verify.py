@@ -1,7 +1,8 @@
 """``snowpg verify``: compare source and target chunk by chunk; print what differs.
 
 Exit codes: 0 every verified table matches; 1 a difference (or a chunk that could not be
-verified); 3 a table of the run is not complete yet, so it was not verified.
+verified); 3 work remains: ``--max-seconds`` ran out (run again to continue), or a table of the
+run is not complete yet, so it was not verified.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from rich.table import Table
 if TYPE_CHECKING:
     # snowpg.verify (psycopg, the source reader) is imported when a command runs.
     from snowpg.config import Settings, SourceConfig
-    from snowpg.verify.run import TableResult, VerifyReport
+    from snowpg.verify.report import TableResult, VerifyReport
 
 # Mismatching chunks printed per table (all are recorded in migration_status).
 MAX_PRINTED_CHUNKS = 20
 
-_STYLE = {"match": "green", "mismatch": "red", "error": "red", "not verified": "yellow"}
+_STYLE = {
+    "match": "green",
+    "mismatch": "red",
+    "error": "red",
+    "not verified": "yellow",
+    "partial": "yellow",
+}
 
 
 def print_table_result(console: Console, t: TableResult) -> None:
@@ -72,10 +79,19 @@ def summary_line(report: VerifyReport) -> str:
     from snowpg.verify.compare import MATCH
 
     ok = sum(1 for t in report.tables if t.status == MATCH)
-    return (
+    line = (
         f"source {report.source_name}: {ok} of {len(report.tables)} table(s) verified equal, "
         f"{report.differences} differing row(s)"
     )
+    n = report.chunk_counts()
+    if n["verified_earlier"]:
+        line += (
+            f"; continued an unfinished verify: {n['verified_earlier']} of {n['verified']} "
+            "chunk(s) were verified by an earlier call since their last copy (--full starts over)"
+        )
+    if n["remaining"]:
+        line += f"; stopped at the deadline with {n['remaining']} chunk(s) left: run again"
+    return line
 
 
 def verify_command(
@@ -95,9 +111,30 @@ def verify_command(
     tables: Annotated[
         str | None, typer.Option("--tables", "-t", help="only these source tables, comma-separated")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="start over: read every chunk, also when an earlier verify of the run stopped "
+            "unfinished (--max-seconds) and would be continued",
+        ),
+    ] = False,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds",
+            min=1,
+            help="stop starting chunks after this long; run again to continue (exit 3)",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
 ) -> None:
-    """Compare source and target per chunk (row counts and checksums); list differing rows."""
+    """Compare source and target per chunk (row counts and checksums); list differing rows.
+
+    A verify stopped by --max-seconds is continued by the next one, which does not read again
+    the chunks it already verified since their last copy; --full starts over.
+    """
+    import time
     from pathlib import Path
 
     from snowpg.cli.common import load_config, out_console
@@ -106,6 +143,7 @@ def verify_command(
     settings = load_config(Path(config) if config else None, verbose)
     wanted = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
     worst = 0
+    deadline = time.monotonic() + max_seconds if max_seconds else None
     for src in settings.select_sources(source):
         report = verify_source(
             settings,
@@ -113,6 +151,8 @@ def verify_command(
             run,
             wanted,
             on_table=lambda t: print_table_result(out_console, t),
+            deadline=deadline,
+            reverify=full,
         )
         out_console.print(report_table(report))
         out_console.print(summary_line(report), highlight=False)

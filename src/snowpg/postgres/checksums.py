@@ -18,6 +18,7 @@ from snowpg.checksum_spec import (
     STRIP,
     ChecksumSpec,
     VerifyColumn,
+    contiguous_split,
     float_template,
     json_positions,
     sql_positions,
@@ -55,6 +56,12 @@ _PG: dict[str, str] = {
     "other": "CASE WHEN {c} IS NULL THEN NULL ELSE 'j' END",
 }
 _PG["json"] = _PG["other"]
+
+# A value computed once per row, in the first inner query, where a template refers to it more
+# than once: a number's text (STRIP trims it in six places). The second inner query applies the
+# rest of the template to it (_PG_FINISH).
+_PG_BASE = {"number": "CAST(CAST({c} AS numeric) AS text)"}
+_PG_FINISH = {**_PG, "number": STRIP.format(t="{c}")}
 
 
 def pg_value(col: VerifyColumn) -> sql.Composable:
@@ -154,20 +161,42 @@ def _pg_range(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composable, list[A
 def _pg_inner(
     spec: ChecksumSpec, where: sql.Composable, group: sql.Composable | None
 ) -> sql.Composed:
-    values = [
-        sql.SQL("{} AS {}").format(pg_value(c), sql.Identifier(f"v{i}"))
-        for i, c in enumerate(spec.columns)
+    """The rows' canonical values ``v0``, ``v1``... (and raw JSON ``j0``...; the chunk id ``g``).
+
+    Two inner queries, each fenced with ``OFFSET 0``, which keeps PostgreSQL from pulling them
+    up into the query around them: pulled up, every reference to a value re-evaluates its whole
+    expression (the row text uses each value twice, ``STRIP`` a number's text six times), so
+    each canonical value and the chunk id are computed once per row.
+    """
+    cats = [c.category for c in spec.columns]
+    base: list[sql.Composable] = [
+        sql.SQL("{} AS {}").format(
+            sql.SQL(_PG_BASE.get(cat, "{c}")).format(c=sql.Identifier(c.target)),
+            sql.Identifier(f"b{i}"),
+        )
+        for i, (c, cat) in enumerate(zip(spec.columns, cats, strict=True))
     ]
-    values += [
+    values: list[sql.Composable] = [
+        sql.SQL("{} AS {}").format(
+            sql.SQL(_PG_FINISH[cat]).format(c=sql.Identifier(f"b{i}")), sql.Identifier(f"v{i}")
+        )
+        for i, cat in enumerate(cats)
+    ]
+    values += [sql.SQL("{0} AS {0}").format(sql.Identifier(f"j{i}")) for i in json_positions(spec)]
+    base += [
         sql.SQL("CAST({} AS text) AS {}").format(
             sql.Identifier(spec.columns[i].target), sql.Identifier(f"j{i}")
         )
         for i in json_positions(spec)
     ]
     if group is not None:
-        values.insert(0, sql.SQL("{} AS g").format(group))
+        base.insert(0, sql.SQL("{} AS g").format(group))
+        values.insert(0, sql.SQL("g"))
     table = sql.Identifier(spec.target_schema, spec.target_table)
-    return sql.SQL("SELECT {} FROM {} WHERE {}").format(sql.SQL(", ").join(values), table, where)
+    first = sql.SQL("SELECT {} FROM {} WHERE {} OFFSET 0").format(
+        sql.SQL(", ").join(base), table, where
+    )
+    return sql.SQL("SELECT {} FROM ({}) b OFFSET 0").format(sql.SQL(", ").join(values), first)
 
 
 def _pg_vs(positions: Sequence[int]) -> list[sql.Composable]:
@@ -191,22 +220,60 @@ def pg_checksums(
     spec: ChecksumSpec, chunks: Sequence[tuple[int, ChunkRange]]
 ) -> tuple[sql.Composed, list[Any]]:
     """``chunk_id, rows, checksum`` of several chunks in one scan of the target table."""
-    whens: list[sql.Composable] = []
-    anys: list[sql.Composable] = []
-    case_params: list[Any] = []
-    any_params: list[Any] = []
-    for chunk_id, r in chunks:
-        where, p = pg_chunk_where(spec, r)
-        whens.append(sql.SQL("WHEN {} THEN {}").format(where, sql.Literal(int(chunk_id))))
-        anys.append(sql.SQL("({})").format(where))
-        case_params.extend(p)
-        any_params.extend(p)
-    group = sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens))
-    inner = _pg_inner(spec, sql.SQL(" OR ").join(anys), group)
+    group, group_params, selected, where_params = _pg_group(spec, chunks)
+    inner = _pg_inner(spec, selected, group)
     query = sql.SQL("SELECT g, count(*), sum({}) FROM ({}) s GROUP BY g").format(
         _pg_hash(spec), inner
     )
-    return query, case_params + any_params
+    return query, group_params + where_params
+
+
+def _pg_group(
+    spec: ChecksumSpec, chunks: Sequence[tuple[int, ChunkRange]]
+) -> tuple[sql.Composable, list[Any], sql.Composable, list[Any]]:
+    """The twin of ``source.checksums._sf_group``: the chunk id expression and the WHERE
+    condition of a group, each with its parameters (positional, in text order)."""
+    split = contiguous_split(chunks)
+    if split is None:
+        whens: list[sql.Composable] = []
+        anys: list[sql.Composable] = []
+        case_params: list[Any] = []
+        any_params: list[Any] = []
+        for chunk_id, r in chunks:
+            where, p = pg_chunk_where(spec, r)
+            whens.append(sql.SQL("WHEN {} THEN {}").format(where, sql.Literal(int(chunk_id))))
+            anys.append(sql.SQL("({})").format(where))
+            case_params.extend(p)
+            any_params.extend(p)
+        linear = sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens))
+        return linear, case_params, sql.SQL(" OR ").join(anys), any_params
+    ranges, nulls = split
+    first = ranges[0][1]
+    params: list[Any] = []
+
+    def search(lo: int, hi: int) -> sql.Composable:
+        if lo == hi:
+            return sql.Literal(int(ranges[lo][0]))
+        mid = (lo + hi + 1) // 2
+        cond, p = _pg_range(spec, ChunkRange(first.columns, first.types, ranges[mid][1].lower))
+        params.extend(p)
+        right = search(mid, hi)
+        left = search(lo, mid - 1)
+        return sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(cond, right, left)
+
+    whens = []
+    for chunk_id, r in nulls:
+        cond, p = _pg_range(spec, r)
+        params.extend(p)
+        whens.append(sql.SQL("WHEN {} THEN {}").format(cond, sql.Literal(int(chunk_id))))
+    found = search(0, len(ranges) - 1)
+    group: sql.Composable = (
+        sql.SQL("CASE {} ELSE {} END").format(sql.SQL(" ").join(whens), found) if whens else found
+    )
+    span = ChunkRange(first.columns, first.types, first.lower, ranges[-1][1].upper)
+    parts = [pg_chunk_where(spec, span), *(pg_chunk_where(spec, r) for _i, r in nulls)]
+    selected = sql.SQL(" OR ").join(sql.SQL("({})").format(w) for w, _p in parts)
+    return group, params, selected, [v for _w, p in parts for v in p]
 
 
 def pg_rows(spec: ChecksumSpec, r: ChunkRange) -> tuple[sql.Composed, list[Any]]:

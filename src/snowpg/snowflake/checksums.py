@@ -17,6 +17,7 @@ from snowpg.checksum_spec import (
     STRIP,
     ChecksumSpec,
     VerifyColumn,
+    contiguous_split,
     float_template,
     json_positions,
     sql_positions,
@@ -124,17 +125,48 @@ def sf_checksums(
 ) -> tuple[str, dict[str, Any]]:
     """``chunk_id, rows, checksum`` of several chunks in one scan (chunks with no rows absent).
     Not for tables with JSON columns, whose rows are hashed on the client (:func:`sf_rows`)."""
-    params: dict[str, Any] = {}
-    whens, anys = [], []
-    for chunk_id, r in chunks:
-        predicate, p = statements.chunk_predicate(r, prefix=f"c{int(chunk_id)}_")
-        params.update(p)
-        whens.append(f"WHEN {predicate} THEN {int(chunk_id)}")
-        anys.append(f"({predicate})")
-    where = statements.where_clause(spec.source_filter, " OR ".join(anys))
-    inner = _sf_inner(spec, where, group=f"CASE {' '.join(whens)} END")
+    group, selected, params = _sf_group(chunks)
+    where = statements.where_clause(spec.source_filter, selected)
+    inner = _sf_inner(spec, where, group=group)
     hashed = f"SELECT g, {_sf_md5(spec)} AS h FROM ({inner})"
     return f"SELECT g, COUNT(*), SUM({SF_HASH_OF_H}) FROM ({hashed}) GROUP BY g", params
+
+
+def _sf_group(chunks: Sequence[tuple[int, ChunkRange]]) -> tuple[str, str, dict[str, Any]]:
+    """``(chunk id expression, WHERE predicate, parameters)`` for a group of chunks: a binary
+    search under one range when the chunks follow each other (``contiguous_split``), else a
+    CASE over every chunk's predicate under their OR."""
+    params: dict[str, Any] = {}
+
+    def pred(r: ChunkRange, prefix: str) -> str:
+        text, p = statements.chunk_predicate(r, prefix=prefix)
+        params.update(p)
+        return text
+
+    split = contiguous_split(chunks)
+    if split is None:
+        whens = [f"WHEN {pred(r, f'c{int(i)}_')} THEN {int(i)}" for i, r in chunks]
+        anys = " OR ".join(f"({pred(r, f'c{int(i)}_')})" for i, r in chunks)
+        return f"CASE {' '.join(whens)} END", anys, params
+    ranges, nulls = split
+    first = ranges[0][1]
+
+    def search(lo: int, hi: int) -> str:
+        if lo == hi:
+            return str(int(ranges[lo][0]))
+        mid = (lo + hi + 1) // 2
+        at = ChunkRange(first.columns, first.types, lower=ranges[mid][1].lower)
+        cond = pred(at, f"b{mid}_")
+        return f"CASE WHEN {cond} THEN {search(mid, hi)} ELSE {search(lo, mid - 1)} END"
+
+    null_whens = [f"WHEN {pred(r, f'c{int(i)}_')} THEN {int(i)}" for i, r in nulls]
+    found = search(0, len(ranges) - 1)
+    group = f"CASE {' '.join(null_whens)} ELSE {found} END" if null_whens else found
+    span = ChunkRange(first.columns, first.types, lower=first.lower, upper=ranges[-1][1].upper)
+    selected = " OR ".join(
+        [f"({pred(span, 'e_')})", *(f"({pred(r, f'n{int(i)}_')})" for i, r in nulls)]
+    )
+    return group, selected, params
 
 
 def sf_rows(spec: ChecksumSpec, r: ChunkRange) -> tuple[str, dict[str, Any]]:

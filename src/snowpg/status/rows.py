@@ -75,6 +75,7 @@ class TableRow:
     completed_at: datetime | None
     chunking_method: str | None = None
     total_bytes: int = 0
+    verify_status: str | None = None  # the last ``snowpg verify`` outcome (None: never verified)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ class ChunkRow:
     attempts: int
     bytes_copied: int = 0
     duration_seconds: float | None = None
+    # The last ``snowpg verify`` of the chunk (status schema v2; None on a row never verified).
+    verified_at: datetime | None = None
+    verify_status: str | None = None
+    verify_detail: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ def table_from(r: dict[str, Any]) -> TableRow:
         completed_at=r["completed_at"],
         chunking_method=r["chunking_method"],
         total_bytes=r["total_bytes"] or 0,
+        verify_status=r.get("verify_status"),
     )
 
 
@@ -168,4 +174,7 @@ def chunk_from(r: dict[str, Any]) -> ChunkRow:
         attempts=r["attempts"] or 0,
         bytes_copied=r["bytes_copied"] or 0,
         duration_seconds=r["duration_seconds"],
+        verified_at=r.get("verified_at"),
+        verify_status=r.get("verify_status"),
+        verify_detail=r.get("verify_detail"),
     )

@@ -67,7 +67,12 @@ from snowpg.status.tables import (
     table_rows,
     update_table_metadata,
 )
-from snowpg.status.verified import mark_chunk_verified, mark_table_verified
+from snowpg.status.verified import (
+    mark_chunk_verified,
+    mark_table_verified,
+    set_verify_pass,
+    verify_pass,
+)
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -107,7 +112,9 @@ __all__ = [
     "set_indexes_restored",
     "set_run_status",
     "set_table_status",
+    "set_verify_pass",
     "table_rows",
     "touch_run",
     "update_table_metadata",
+    "verify_pass",
 ]
