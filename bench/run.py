@@ -191,6 +191,8 @@ class Bench:
             # py-spy samples every thread (pyinstrument would see only the idle main thread).
             out = self.work / f"{name}.pyspy.txt"
             spy = str(Path(cmds[0][0]).with_name("py-spy"))
+            if not Path(spy).exists():
+                spy = shutil.which("py-spy") or spy
             cmds = [[spy, "record", "--format", "raw", "-r", "50", "-o", str(out), "--", *cmds[0]]]
         busy0 = ceilings.machine_busy()
         before = self.standin_stats()
