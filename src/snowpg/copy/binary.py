@@ -5,10 +5,9 @@ Each column's encoder (a ``Kind``) comes from its target type: see :mod:`snowpg.
 which also decides when a table stays on CSV (:mod:`snowpg.copy.encode`).
 
 Every value is built by Arrow compute and NumPy over whole columns, and the rows are assembled by
-one ``binary_join_element_wise`` (C++): there is no Python loop over rows. Consecutive fields of
-fixed width (a column without NULLs in this batch, a length prefix, the field count) are packed
-into one NumPy record per row first, so the join handles a few pieces instead of two or three per
-column (on the benchmark schema 8 instead of 20: the join cost 0.35 CPU s per million rows).
+one ``binary_join_element_wise`` (C++): there is no Python loop over rows. Runs of fixed-width
+fields (length prefixes, columns without NULLs) are packed into one NumPy record first: fewer pieces
+to join (8 instead of 20 on the benchmark schema, where the join took 0.35 CPU s per million rows).
 
 The values stored are the ones the CSV path stores, value for value:
 
@@ -91,8 +90,7 @@ def encode_binary_batch(
     return EncodedBatch(data=view, rows=n, nul_fixed=fixed)
 
 
-# A piece of every row: Arrow binary values (or one scalar for all rows), or a NumPy array whose
-# items are each row's bytes of fixed width (no NULLs: a NULL field has another width).
+# Per row: Arrow binary values (a scalar: the same for all), or NumPy items of fixed width (no NULL).
 _Piece = pa.Array | pa.Scalar | np.ndarray[Any, Any]
 
 
@@ -100,19 +98,15 @@ def _packed(pieces: list[_Piece]) -> list[pa.Array | pa.Scalar]:
     """The pieces with each run of consecutive NumPy pieces packed into one binary array."""
     out: list[pa.Array | pa.Scalar] = []
     run: list[np.ndarray[Any, Any]] = []
-    for piece in [*pieces, None]:
+    for piece in [*pieces, None]:  # None: the end, which closes the last run
         if isinstance(piece, np.ndarray):
             run.append(piece)
             continue
         if run:
-            if len(run) == 1:
-                out.append(_raw(run[0]))
-            else:
-                fields = [(f"f{i}", a.dtype) for i, a in enumerate(run)]
-                record = np.empty(len(run[0]), dtype=fields)
-                for i, a in enumerate(run):
-                    record[f"f{i}"] = a
-                out.append(_raw(record))
+            record = np.empty(len(run[0]), dtype=[(f"f{i}", a.dtype) for i, a in enumerate(run)])
+            for i, a in enumerate(run):
+                record[f"f{i}"] = a
+            out.append(_raw(record))
             run = []
         if piece is not None:
             out.append(piece)
