@@ -90,7 +90,7 @@ def encode_binary_batch(
     return EncodedBatch(data=view, rows=n, nul_fixed=fixed)
 
 
-# Per row: Arrow binary values (a scalar: the same for all), or NumPy items of fixed width (no NULL).
+# Per row: Arrow binary values (a scalar: the same for all) or NumPy items of fixed width, no NULL.
 _Piece = pa.Array | pa.Scalar | np.ndarray[Any, Any]
 
 
