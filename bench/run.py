@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -387,10 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         steps.append((first, partial(run, label, args.threads, args.batch_size, n)))
     print(f"snowpg benchmark, {args.rows:,} rows; {machine()}; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"versions: {report.versions()}; stand-in latency {args.latency:g} s per query")
-    print(f"command: python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"command: python -m bench.run {shlex.join(argv if argv is not None else sys.argv[1:])}")
     print(f"load average at start: {load()}")
     try:
         bench.start()
+        with psycopg.connect(bench.dsn()) as conn:
+            got = conn.execute("SHOW server_version").fetchone()
+        print(f"PostgreSQL {got[0] if got else '?'}")
         for server, step in steps:
             bench.server = server
             step()
