@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pyarrow as pa
@@ -91,7 +91,7 @@ def encode_binary_batch(
 
 
 # Per row: Arrow binary values (a scalar: the same for all) or NumPy items of fixed width, no NULL.
-_Piece = pa.Array | pa.Scalar | np.ndarray[Any, Any]
+_Piece: TypeAlias = pa.Array | pa.Scalar | np.ndarray[Any, Any]
 
 
 def _packed(pieces: list[_Piece]) -> list[pa.Array | pa.Scalar]:
