@@ -48,8 +48,9 @@ def _arrow_tables(conn: Any, cursor: Any) -> Iterator[pa.Table]:
         if len(result_batches) <= 1:
             yield from cursor.fetch_arrow_batches(force_microsecond_precision=True)
             return
-        for result_batch in result_batches:
-            yield result_batch.to_arrow(
+        result_batches.reverse()
+        while result_batches:  # popped, so that no decoded batch stays in the list (see writer)
+            yield result_batches.pop().to_arrow(
                 connection=cursor.connection,
                 number_to_decimal=True,
                 force_microsecond_precision=True,
@@ -107,6 +108,7 @@ def read_chunk(conn: Any, sql_text: str, params: Mapping[str, Any] | None) -> It
                 if any(is_nested(f.type) for f in batch.schema):
                     batch = flatten_nested(batch)
                 yield batch
+            del batch  # not held while the next one is fetched and decoded
     finally:
         # A failed close of a read cursor loses nothing.
         with contextlib.suppress(Exception):
