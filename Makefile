@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CODE   := src tests $(wildcard bench)
 
-.PHONY: help install browser test test-slow lint typecheck format demo bench clean
+.PHONY: help install browser test test-slow lint typecheck format demo bench bench-full clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,10 +60,18 @@ format: ## apply ruff formatting and fixes
 demo: ## snowpg demo: fakesnow + embedded PostgreSQL + a real 1M-row migration
 	$(BIN)/snowpg demo
 
-ROWS ?= 1000000
-bench: ## the benchmark: ceilings, snowpg, naive loaders, scale-out (ROWS=1000000, ~8 min on 2 cores)
+ROWS ?= 1000000 5000000
+LATENCY ?= 0.2
+bench: ## the scale benchmark on the stand-in (LATENCY=0.2 s/query) at each of ROWS (default 1M and 5M, ~12 min on 2 idle cores): snowpg defaults vs the source alone, peak RSS, CPU, queries
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m bench.run --rows $(ROWS)
+	for rows in $(ROWS); do \
+	    $(BIN)/python -m bench.run --rows $$rows --latency $(LATENCY) --skip-ceilings \
+	        --skip-baselines --scale '' --tuned '' || exit 1; \
+	done
+
+bench-full: ## everything: ceilings, tuned, naive loaders, scale-out (ROWS=1000000, ~10 min)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run --rows $(firstword $(ROWS)) --latency $(LATENCY)
 
 clean: ## remove caches and demo data
 	rm -rf .snowpg-demo .bench-work .pytest_cache .mypy_cache .ruff_cache

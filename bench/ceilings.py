@@ -109,6 +109,33 @@ def source_ranged(
     return Timed(seconds, got, cpu, note=note), out
 
 
+def source_replay(connect: Callable[[], Any], queries: list[str], threads: int) -> Timed:
+    """ "Source alone": the given chunk queries on ``threads`` connections (opened beforehand),
+    each result read through snowpg's reader batch by batch and dropped."""
+    from snowpg.snowflake.reader import read_chunk
+
+    conns = [connect() for _ in range(threads)]
+    counts: list[int] = []
+
+    def one(no: int, sql: str) -> None:
+        rows = 0
+        for batch in read_chunk(conns[no], sql.replace("%", "%%"), None):
+            rows += batch.num_rows
+        counts.append(rows)
+
+    started, cpu0, busy0 = time.perf_counter(), time.process_time(), machine_busy()
+    _parallel(queries, threads, one)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    cores = cores_busy(busy0, machine_busy())
+    for c in conns:
+        c.close()
+    note = (
+        f"the run's {len(queries)} chunk queries on {threads} connections, fetched and discarded; "
+        f"CPU: the connector's, in this process; machine: {cores:.1f} cores busy"
+    )
+    return Timed(seconds, sum(counts), cpu, note=note)
+
+
 def source_single(connect: Callable[[], Any]) -> Timed:
     """The whole table as one query (the server returns it as one inline rowset)."""
     conn = connect()

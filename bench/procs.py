@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,13 +56,31 @@ def snowpg_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "snowpg.cli.app", *args]
 
 
+def timed_snowpg_command(mark: Path, *args: str) -> list[str]:
+    """``snowpg ARGS`` that writes its start-up CPU to ``mark`` (see ``bench.snowpg_timed``)."""
+    return [sys.executable, "-m", "bench.snowpg_timed", str(mark), *args]
+
+
+def startup_cpu_seconds(marks: list[Path]) -> float | None:
+    """The start-up CPU (imports) the ``timed_snowpg_command`` processes wrote, summed; None
+    when one of them wrote nothing."""
+    total = 0.0
+    for mark in marks:
+        try:
+            total += float(json.loads(mark.read_text())["startup_cpu_s"])
+        except (OSError, ValueError, KeyError):
+            return None
+    return total
+
+
 def run_together(commands: list[list[str]], env: dict[str, str], log_dir: Path, name: str) -> Group:
     """Start every command at once; measure each one's peak RSS and CPU (user + sys).
 
     CPU comes from wait4()'s rusage. Peak RSS is the kernel's high-water mark ``VmHWM``, polled
     from /proc while the process runs: ru_maxrss is no good here, because a forked child starts
     with the (large) benchmark parent's mark. Both include interpreter start-up and imports
-    (about 1-2 s of CPU), as a Lambda invocation would pay them.
+    (about 1-2 s of CPU), as a Lambda invocation would pay them; ``timed_snowpg_command`` marks
+    where they end.
     """
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     log_dir.mkdir(parents=True, exist_ok=True)

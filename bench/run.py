@@ -13,7 +13,9 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -22,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+import snowpg
 from bench import ceilings, procs, report, schema
 from bench.report import Row, load, machine
 from bench.server_spec import Server, parse_servers, parse_setting
@@ -41,6 +44,7 @@ class Bench:
         self.pg: servers.LocalPostgres | None = None
         self.bytes_per_row = 0.0
         self.server = Server("", latency=args.latency, plain=args.plain_fakesnow)
+        self.verdicts: list[str] = []
 
     # servers ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,8 +93,12 @@ class Bench:
         """Server settings; for snowpg processes also the as-installed import path."""
         assert self.fake is not None and self.pg is not None
         env = {**self.fake.env(), **self.pg.env()}
-        if snowpg and not getattr(self.args, "with_pandas", False):
-            env["PYTHONPATH"] = str(AS_INSTALLED)
+        if snowpg:
+            # this checkout's snowpg (and bench), not whatever the venv's editable install names
+            paths = [str(SNOWPG_SRC), str(BENCH_ROOT)]
+            if not getattr(self.args, "with_pandas", False):
+                paths.insert(0, str(AS_INSTALLED))
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def say(self, text: str) -> None:
@@ -153,7 +161,10 @@ class Bench:
         processes: int = 1,
         profile: bool = False,
         max_mb: float | None = None,
+        source_alone: bool = False,
     ) -> None:
+        """One ``snowpg migrate`` run (``processes`` of them together); with ``source_alone``
+        also the same chunk queries fetched and discarded on a fresh server afterwards."""
         self.restart_fakesnow()
         label = self.server.prefix + label
         name = f"{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}_{int(time.time())}"
@@ -175,25 +186,18 @@ class Bench:
             config["max_chunk_mb"] = max_mb
         path = self.work / f"{name}.json"
         path.write_text(json.dumps(config))
-        cmd = procs.snowpg_command("migrate", "--config", str(path))
+        marks = [self.work / f"{name}.{i}.startup.json" for i in range(processes)]
+        cmds = [procs.timed_snowpg_command(m, "migrate", "--config", str(path)) for m in marks]
         if profile:
             # py-spy samples every thread (pyinstrument would see only the idle main thread).
             out = self.work / f"{name}.pyspy.txt"
-            cmd = [
-                str(Path(cmd[0]).with_name("py-spy")),
-                "record",
-                "--format",
-                "raw",
-                "-r",
-                "50",
-                "-o",
-                str(out),
-                "--",
-                *cmd,
-            ]
+            spy = str(Path(cmds[0][0]).with_name("py-spy"))
+            if not Path(spy).exists():
+                spy = shutil.which("py-spy") or spy
+            cmds = [[spy, "record", "--format", "raw", "-r", "50", "-o", str(out), "--", *cmds[0]]]
         busy0 = ceilings.machine_busy()
         before = self.standin_stats()
-        group = procs.run_together([cmd] * processes, self.env(), self.work / "logs", name)
+        group = procs.run_together(cmds, self.env(), self.work / "logs", name)
         cores = ceilings.cores_busy(busy0, ceilings.machine_busy())
         after = self.standin_stats()
         if not group.ok:
@@ -207,9 +211,13 @@ class Bench:
         note = f"parallel_threads={threads}, batch_size={batch}"
         if max_mb is not None:
             note += f", max_chunk_mb={max_mb:g}"
-        if before and after:
+        queries: int | None = None
+        chunk_queries: list[str] = []
+        if before and after and isinstance(self.fake, servers.StandinServer):
+            queries = after["queries"] - before["queries"]
+            chunk_queries = [q for q in self.fake.queries(before["queries"]) if is_chunk_query(q)]
             note += (
-                f"; {after['queries'] - before['queries']} queries, "
+                f"; {queries} queries ({len(chunk_queries)} chunks), "
                 f"{after['chunks_served'] - before['chunks_served']} result chunks downloaded"
             )
         note += f"; machine: {cores:.1f} cores busy"
@@ -217,9 +225,29 @@ class Bench:
             note += f", {processes} processes (RSS: largest one; CPU: sum)"
         if profile:  # the figures would be py-spy's (RSS) or include it (CPU)
             note += "; RSS/CPU not measured under py-spy"
-            self.add(Row(label, rows, group.seconds, None, None, note))
+            self.add(Row(label, rows, group.seconds, None, None, note, queries=queries))
             return
-        self.add(Row(label, rows, group.seconds, group.max_rss_mb, group.cpu_seconds, note))
+        startup = procs.startup_cpu_seconds(marks)
+        if startup is not None:
+            note += f"; start-up {startup:.2f} CPU s"
+        row = Row(label, rows, group.seconds, group.max_rss_mb, group.cpu_seconds, note)
+        row.startup_cpu_s, row.queries = startup, queries
+        if source_alone and chunk_queries:
+            row.source_alone_s = self.source_alone(label, chunk_queries, threads)
+        self.add(row)
+        if source_alone:
+            self.verdicts.append(report.verdict(row))
+
+    def source_alone(self, label: str, queries: list[str], threads: int) -> float:
+        """The chunk queries of a snowpg run, replayed on a fresh server with the same latency
+        and connections, fetched through snowpg's reader and discarded; adds its row."""
+        self.restart_fakesnow()
+        timed = ceilings.source_replay(self.sf, queries, threads)
+        if timed.rows != self.args.rows:
+            raise SystemExit(f"source alone: {timed.rows} rows, expected {self.args.rows}")
+        self.add(Row(f"{label}: source alone", timed.rows, timed.seconds, None, timed.cpu_seconds,
+                     timed.note, queries=len(queries)))  # fmt: skip
+        return timed.seconds
 
     def baseline(self, kind: str, rows: int) -> None:
         self.restart_fakesnow()
@@ -265,6 +293,10 @@ class Bench:
 
 # sitecustomize that hides pandas from snowpg processes, as in a user's install (see its docstring).
 AS_INSTALLED = Path(__file__).resolve().parent / "as_installed"
+BENCH_ROOT = Path(__file__).resolve().parents[1]
+SNOWPG_SRC = Path(snowpg.__file__).resolve().parents[1]
+# The stand-in's per-query compile + queue time for the snowpg / source-alone comparison.
+DEFAULT_LATENCY_S = 0.2
 
 # "default" means what a user gets without setting anything.
 DEFAULT_THREADS = int(Settings.model_fields["parallel_threads"].default)
@@ -273,11 +305,23 @@ DEFAULT_THREADS = int(Settings.model_fields["parallel_threads"].default)
 DEFAULT_BATCH = 20_000
 
 
+def is_chunk_query(sql_text: str) -> bool:
+    """Whether a logged query is one of snowpg's chunk reads of the benchmark table (every
+    column by its quoted name; planning reads counts, keys and lengths)."""
+    return sql_text.lstrip().startswith(CHUNK_SELECT)
+
+
+CHUNK_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in schema.SF_NAMES.split(", "))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument(
-        "--latency", type=float, default=None, help="stand-in per-query compile+queue seconds"
+        "--latency",
+        type=float,
+        default=DEFAULT_LATENCY_S,
+        help="stand-in per-query compile+queue seconds (default %(default)s)",
     )
     p.add_argument(
         "--plain-fakesnow",
@@ -287,7 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="snowpg's default")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="snowpg's default")
-    p.add_argument("--tuned", default="2x50000", help="tuned setting, THREADSxBATCH[xMAX_CHUNK_MB]")
+    p.add_argument(
+        "--tuned",
+        default="2x50000",
+        help="tuned setting, THREADSxBATCH[xMAX_CHUNK_MB] ('' for none)",
+    )
     p.add_argument("--sweep", default="", help="more settings: THREADSxBATCH[xMAX_CHUNK_MB],...")
     p.add_argument(
         "--servers",
@@ -296,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--standin-chunk-mb", type=float, help="stand-in result chunk size (MiB)")
     p.add_argument("--skip-ceilings", action="store_true")
+    p.add_argument(
+        "--skip-source-alone",
+        action="store_true",
+        help="do not replay the default run's chunk queries without snowpg",
+    )
     p.add_argument("--pandas-rows", type=int, default=200_000, help="rows for the pandas baseline")
     p.add_argument("--executemany-rows", type=int, default=50_000)
     p.add_argument("--scale", default="1,2,4", help="process counts for scale-out ('' to skip)")
@@ -316,9 +369,12 @@ def main(argv: list[str] | None = None) -> int:
         steps.append((first, bench.ceilings))
     run = bench.snowpg
     for server in parse_servers(args.servers) or [first]:
-        steps.append((server, partial(run, "snowpg default", args.threads, args.batch_size)))
-        t, b, m = parse_setting(args.tuned)
-        steps.append((server, partial(run, "snowpg tuned", t, b, max_mb=m)))
+        alone = not args.skip_source_alone
+        default = partial(run, "snowpg default", args.threads, args.batch_size, source_alone=alone)
+        steps.append((server, default))
+        if args.tuned.strip():
+            t, b, m = parse_setting(args.tuned)
+            steps.append((server, partial(run, "snowpg tuned", t, b, max_mb=m)))
         for setting in [x for x in args.sweep.split(",") if x.strip()]:
             st, sb, mb = parse_setting(setting)
             steps.append((server, partial(run, f"snowpg {setting.strip()}", st, sb, max_mb=mb)))
@@ -333,9 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         label = f"scale-out {n} proc"
         steps.append((first, partial(run, label, args.threads, args.batch_size, n)))
     print(f"snowpg benchmark, {args.rows:,} rows; {machine()}; {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"versions: {report.versions()}; stand-in latency {args.latency:g} s per query")
+    print(f"command: python -m bench.run {shlex.join(argv if argv is not None else sys.argv[1:])}")
     print(f"load average at start: {load()}")
     try:
         bench.start()
+        with psycopg.connect(bench.dsn()) as conn:
+            got = conn.execute("SHOW server_version").fetchone()
+        print(f"PostgreSQL {got[0] if got else '?'}")
         for server, step in steps:
             bench.server = server
             step()
@@ -343,8 +404,14 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop()
     print(f"load average at end: {load()}")
     print(f"\nbytes per row (Arrow, in memory): {bench.bytes_per_row:.0f}")
-    print("x ceiling = rows/s divided by min(source ceiling, sink ceiling)\n")
+    print("x ceiling = rows/s divided by min(source ceiling, sink ceiling)")
+    print("x source alone = rows/s divided by the rows/s of the run's own chunk queries fetched")
+    print("  and discarded (same server, latency and connections; start-up and planning excluded)")
+    print("CPU s/M excl. start-up = (process CPU - CPU at the end of its imports) per M rows\n")
     print(bench.table())
+    if bench.verdicts:
+        print("\nacceptance (snowpg defaults against the same chunk queries fetched alone):")
+        print("\n".join(bench.verdicts))
     if args.json:
         Path(args.json).write_text(
             json.dumps([r.__dict__ for r in bench.results] + [{"machine": machine()}], indent=2)

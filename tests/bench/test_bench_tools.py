@@ -92,3 +92,42 @@ def test_server_and_setting_specs() -> None:
         parse_servers("snowflake")
     assert parse_setting("4x20000") == (4, 20000, None)
     assert parse_setting("4x100000x32") == (4, 100000, 32.0)
+
+
+def test_timed_snowpg_marks_the_cpu_of_its_imports(tmp_path: Path) -> None:
+    import json
+
+    mark = tmp_path / "mark.json"
+    root = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": f"{root / 'src'}:{root}"}
+    group = procs.run_together([procs.timed_snowpg_command(mark, "--version")], env, tmp_path, "v")
+    assert group.ok, group.procs[0].log.read_text()
+    startup = json.loads(mark.read_text())["startup_cpu_s"]
+    assert 0.05 < startup <= group.cpu_seconds  # the imports, a part of the whole process
+    assert procs.startup_cpu_seconds([mark]) == startup
+    assert procs.startup_cpu_seconds([mark, tmp_path / "missing.json"]) is None
+
+
+def test_chunk_queries_are_told_from_planning_queries() -> None:
+    from bench.run import is_chunk_query
+
+    cols = ", ".join(f'"{c}"' for c in schema.SF_NAMES.split(", "))
+    assert is_chunk_query(f'SELECT {cols} FROM "BENCHDB"."PUBLIC"."BENCH" WHERE "ID" >= 0')
+    assert not is_chunk_query('SELECT COUNT(*) FROM "BENCHDB"."PUBLIC"."BENCH" WHERE TRUE')
+    assert not is_chunk_query('SELECT "ID" FROM "BENCHDB"."PUBLIC"."BENCH" LIMIT 1000')
+
+
+def test_verdict_subtracts_start_up_and_compares_with_the_source_alone() -> None:
+    from bench.report import Row, table, verdict
+
+    row = Row("snowpg default", 2_000_000, 40.0, 250.0, 9.0, startup_cpu_s=1.0, queries=106)
+    row.source_alone_s = 30.0  # the source alone moved the rows in 30 s: snowpg is 0.75 x
+    assert row.work_cpu_s == 8.0 and row.source_ratio == 0.75
+    text = verdict(row)
+    assert "x source alone  0.75  (target >= 0.7: met)" in text
+    assert "CPU s/M rows    4.00" in text and "NOT met" in text  # 8 s over 2M rows > 3 s/M
+    assert "queries/M rows  53" in text
+    slow = Row("snowpg default", 1_000_000, 20.0, 320.0, 2.0, startup_cpu_s=1.0, queries=56)
+    slow.source_alone_s = 10.0
+    assert "0.50  (target >= 0.7: NOT met)" in verdict(slow) and "320 MB" in verdict(slow)
+    assert "| 0.75 | 250 | 4.50 | 4.00 | 53 |" in table([row], 230.0)

@@ -5,7 +5,9 @@ Each column's encoder (a ``Kind``) comes from its target type: see :mod:`snowpg.
 which also decides when a table stays on CSV (:mod:`snowpg.copy.encode`).
 
 Every value is built by Arrow compute and NumPy over whole columns, and the rows are assembled by
-one ``binary_join_element_wise`` (C++): there is no Python loop over rows.
+one ``binary_join_element_wise`` (C++): there is no Python loop over rows. Runs of fixed-width
+fields (length prefixes, columns without NULLs) are packed into one NumPy record first: fewer pieces
+to join (8 instead of 20 on the benchmark schema, where the join took 0.35 CPU s per million rows).
 
 The values stored are the ones the CSV path stores, value for value:
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pyarrow as pa
@@ -73,19 +75,42 @@ def encode_binary_batch(
     n = batch.num_rows
     if n == 0:
         return EncodedBatch(data=b"", rows=0)
-    pieces: list[pa.Array | pa.Scalar] = [pa.scalar(len(kinds).to_bytes(2, "big"), _BIN)]
+    pieces: list[_Piece] = [np.full(n, len(kinds), dtype=">i2")]
     fixed: dict[str, int] = {}
     for name, column, kind in zip(batch.schema.names, batch.columns, kinds, strict=True):
         parts, count = _encode_column(name, _one_array(column), kind, policy, is_json(name))
         pieces.extend(parts)
         if count:
             fixed[name] = count
-    rows = pc.binary_join_element_wise(*pieces, _EMPTY)
+    rows = pc.binary_join_element_wise(*_packed(pieces), _EMPTY)
     offsets = np.frombuffer(rows.buffers()[1], np.int64, count=n + 1, offset=8 * rows.offset)
     start, end = int(offsets[0]), int(offsets[-1])
     data = rows.buffers()[2]
     view = memoryview(data)[start:end] if data is not None else memoryview(b"")
     return EncodedBatch(data=view, rows=n, nul_fixed=fixed)
+
+
+# Per row: Arrow binary values (a scalar: the same for all) or NumPy items of fixed width, no NULL.
+_Piece: TypeAlias = pa.Array | pa.Scalar | np.ndarray[Any, Any]
+
+
+def _packed(pieces: list[_Piece]) -> list[pa.Array | pa.Scalar]:
+    """The pieces with each run of consecutive NumPy pieces packed into one binary array."""
+    out: list[pa.Array | pa.Scalar] = []
+    run: list[np.ndarray[Any, Any]] = []
+    for piece in [*pieces, None]:  # None: the end, which closes the last run
+        if isinstance(piece, np.ndarray):
+            run.append(piece)
+            continue
+        if run:
+            record = np.empty(len(run[0]), dtype=[(f"f{i}", a.dtype) for i, a in enumerate(run)])
+            for i, a in enumerate(run):
+                record[f"f{i}"] = a
+            out.append(_raw(record))
+            run = []
+        if piece is not None:
+            out.append(piece)
+    return out
 
 
 def _one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -98,7 +123,7 @@ def _one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def _encode_column(
     name: str, arr: pa.Array, kind: Kind, policy: NulPolicy, is_json: bool
-) -> tuple[list[pa.Array | pa.Scalar], int]:
+) -> tuple[list[_Piece], int]:
     valid = pc.is_valid(arr) if arr.null_count else None
     t = arr.type
     if kind in ("text", "json", "jsonb"):
@@ -139,7 +164,7 @@ def _numpy(arr: pa.Array) -> np.ndarray[Any, Any]:
     return np.asarray(arr.to_numpy(zero_copy_only=False))
 
 
-def _fixed(values: np.ndarray[Any, Any], valid: pa.Array | None) -> pa.Array:
+def _fixed(values: np.ndarray[Any, Any], valid: pa.Array | None) -> _Piece:
     """Fields of one fixed width: a 4-byte length, then each value's (big-endian) bytes."""
     n, width = len(values), values.dtype.itemsize
     records = np.empty(n, dtype=[("len", ">i4"), ("value", values.dtype)])
@@ -148,27 +173,30 @@ def _fixed(values: np.ndarray[Any, Any], valid: pa.Array | None) -> pa.Array:
     return _from_records(records, valid)
 
 
-def _from_records(records: np.ndarray[Any, Any], valid: pa.Array | None) -> pa.Array:
+def _from_records(records: np.ndarray[Any, Any], valid: pa.Array | None) -> _Piece:
+    if valid is None:
+        return records
     n, size = len(records), records.dtype.itemsize
     offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64)
     fields = pa.Array.from_buffers(
         _BIN, n, [None, pa.py_buffer(offsets), pa.py_buffer(records.view(np.uint8))]
     )
-    return fields if valid is None else pc.if_else(valid, fields, _NULL_FIELD)
+    return pc.if_else(valid, fields, _NULL_FIELD)
 
 
 def _variable(
     payload: pa.Array, valid: pa.Array | None, version: pa.Scalar | None = None
-) -> list[pa.Array | pa.Scalar]:
+) -> list[_Piece]:
     """A 4-byte length (-1 for NULL), an optional version byte, and the bytes of each value."""
     extra = 0 if version is None else 1
     lengths = _numpy(pc.fill_null(pc.binary_length(payload), -1 - extra)).astype(np.int64)
     if int(lengths.max(initial=0)) + extra > 2**31 - 1:
         raise DataError("a value is larger than PostgreSQL's 1 GB field limit")
     prefix = np.asarray(lengths + extra, dtype=">i4")
-    pieces: list[pa.Array | pa.Scalar] = [_raw(prefix)]
+    pieces: list[_Piece] = [prefix]
     if version is not None:
-        pieces.append(version if valid is None else pc.if_else(valid, version, _EMPTY))
+        constant = np.full(len(prefix), version.as_py()[0], dtype=np.uint8)
+        pieces.append(constant if valid is None else pc.if_else(valid, version, _EMPTY))
     pieces.append(payload if valid is None else pc.fill_null(payload, _EMPTY))
     return pieces
 
@@ -184,7 +212,7 @@ def _raw(values: np.ndarray[Any, Any]) -> pa.Array:
 
 def _text(
     name: str, arr: pa.Array, kind: Kind, policy: NulPolicy, is_json: bool, valid: pa.Array | None
-) -> tuple[list[pa.Array | pa.Scalar], int]:
+) -> tuple[list[_Piece], int]:
     text, count = column_text(name, pa.chunked_array([arr]), policy, is_json)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         text = pc.cast(text, pa.large_string())  # integers, booleans: the CSV writer's text
@@ -216,7 +244,7 @@ def _integers(name: str, arr: pa.Array, kind: Kind) -> np.ndarray[Any, Any]:
     return _numpy(pc.fill_null(values, 0)).astype(big_endian)
 
 
-def _numeric(name: str, arr: pa.Array, valid: pa.Array | None) -> pa.Array:
+def _numeric(name: str, arr: pa.Array, valid: pa.Array | None) -> _Piece:
     """PostgreSQL numeric: ndigits, weight, sign, dscale, then base-10000 digits, all int16.
 
     Groups of four digits align with the decimal point, and every value of a batch gets the same

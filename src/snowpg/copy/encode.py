@@ -24,7 +24,7 @@ the JSON escape ``\\u0000`` (columns named in ``json_columns``) are handled by a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -170,11 +170,8 @@ def _count_true(mask: pa.ChunkedArray) -> int:
     return int(total or 0)
 
 
-def _has_nul_byte(col: pa.ChunkedArray) -> bool:
-    """Whether any value's bytes hold 0x00: one SIMD ``min`` over each chunk's data buffer.
-
-    About 20x cheaper than ``match_substring`` on long text, and almost every column has none.
-    """
+def _value_bytes(col: pa.ChunkedArray) -> Iterator[pa.Array]:
+    """The bytes of each chunk's values as one uint8 array per chunk (no copy)."""
     for arr in col.chunks:
         data = arr.buffers()[2]
         if data is None or len(arr) == 0:
@@ -184,21 +181,35 @@ def _has_nul_byte(col: pa.ChunkedArray) -> bool:
             offset_type, len(arr) + 1, [None, arr.buffers()[1]], offset=arr.offset
         )
         start, end = offsets[0].as_py(), offsets[len(arr)].as_py()
-        if end <= start:
-            continue
-        raw = pa.Array.from_buffers(pa.uint8(), end - start, [None, data], offset=start)
-        if pc.min(raw).as_py() == 0:
-            return True
-    return False
+        if end > start:
+            yield pa.Array.from_buffers(pa.uint8(), end - start, [None, data], offset=start)
+
+
+def _has_nul_byte(col: pa.ChunkedArray) -> bool:
+    """Whether any value's bytes hold 0x00: one SIMD ``min`` over each chunk's data buffer.
+
+    About 20x cheaper than ``match_substring`` on long text, and almost every column has none.
+    """
+    return any(pc.min(raw).as_py() == 0 for raw in _value_bytes(col))
+
+
+def _has_backslash(col: pa.ChunkedArray) -> bool:
+    """Whether any value holds a backslash, which every JSON ``\\u0000`` escape starts with:
+    one scan of the data buffer, several times cheaper than ``match_substring`` on the values."""
+    return any(pc.index(raw, _BACKSLASH).as_py() >= 0 for raw in _value_bytes(col))
+
+
+_BACKSLASH = pa.scalar(ord("\\"), pa.uint8())
 
 
 def _nul_count(col: pa.ChunkedArray, is_json: bool) -> int:
     """Values holding a raw NUL (or, for JSON, the ``\\u0000`` escape)."""
     raw = _has_nul_byte(col)
-    if not raw and not is_json:
+    escaped = is_json and _has_backslash(col)
+    if not raw and not escaped:
         return 0
     mask = pc.match_substring(col, "\x00")
-    if is_json and _count_true(pc.match_substring(col, _JSON_NUL_LITERAL)):
+    if escaped and _count_true(pc.match_substring(col, _JSON_NUL_LITERAL)):
         mask = pc.or_(mask, pc.match_substring_regex(col, _JSON_NUL_RE))
     return _count_true(mask)
 

@@ -71,9 +71,10 @@ def _slices(batches: Iterable[pa.Table | pa.RecordBatch]) -> Iterator[pa.Table |
         if batch.num_rows <= SLICE_ROWS:
             if batch.num_rows:
                 yield batch
-            continue
-        for start in range(0, batch.num_rows, SLICE_ROWS):
-            yield batch.slice(start, SLICE_ROWS)
+        else:
+            for start in range(0, batch.num_rows, SLICE_ROWS):
+                yield batch.slice(start, SLICE_ROWS)
+        del batch  # see _Producer._run
 
 
 class _Producer:
@@ -103,8 +104,13 @@ class _Producer:
     def _run(self) -> None:
         try:
             for piece in _slices(self._batches):
-                if not self._put(self._encode(piece)):
+                encoded = self._encode(piece)
+                # No reference to this batch (a slice keeps its batch alive) while the next one
+                # is downloaded and decoded: one result piece per worker in memory, not two.
+                del piece
+                if not self._put(encoded):
                     return
+                del encoded
             self._put(_Done())
         except BaseException as exc:  # handed to the COPY thread, which re-raises it
             self._put(_Failed(exc))

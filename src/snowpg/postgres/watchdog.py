@@ -61,6 +61,7 @@ class Guard:
         for item in items:
             self.kick()
             yield item
+            del item  # a batch of a chunk is not held while the next one is read
 
 
 class _Watchdog:
