@@ -115,7 +115,9 @@ class Bench:
     def ceilings(self) -> None:
         a = self.args
         self.restart_fakesnow()
-        timed, tables = ceilings.source_ranged(self.sf, a.rows, a.batch_size, a.threads)
+        timed, tables = ceilings.source_ranged(
+            self.sf, a.rows, a.batch_size or DEFAULT_BATCH, a.threads
+        )
         self.bytes_per_row = sum(t.nbytes for t in tables.values()) / max(1, timed.rows)
         self.add(
             Row(
@@ -157,7 +159,7 @@ class Bench:
         self,
         label: str,
         threads: int,
-        batch: int,
+        batch: int | None,
         processes: int = 1,
         profile: bool = False,
         max_mb: float | None = None,
@@ -170,7 +172,6 @@ class Bench:
         name = f"{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}_{int(time.time())}"
         config: dict[str, Any] = {
             "parallel_threads": threads,
-            "batch_size": batch,
             "sources": [
                 {
                     "source_name": name,
@@ -182,6 +183,8 @@ class Bench:
                 }
             ],
         }
+        if batch is not None:
+            config["batch_size"] = batch
         if max_mb is not None:
             config["max_chunk_mb"] = max_mb
         path = self.work / f"{name}.json"
@@ -208,7 +211,7 @@ class Bench:
         rows = int(got[0]) if got else 0
         if rows != self.args.rows:
             raise SystemExit(f"{label}: target holds {rows} rows, expected {self.args.rows}")
-        note = f"parallel_threads={threads}, batch_size={batch}"
+        note = f"parallel_threads={threads}, batch_size={batch if batch is not None else 'unset'}"
         if max_mb is not None:
             note += f", max_chunk_mb={max_mb:g}"
         queries: int | None = None
@@ -300,8 +303,8 @@ DEFAULT_LATENCY_S = 0.2
 
 # "default" means what a user gets without setting anything.
 DEFAULT_THREADS = int(Settings.model_fields["parallel_threads"].default)
-# batch_size is unset by default (chunks sized by max_chunk_mb, plan/sizing.py); the key-range
-# ceiling and the explicit settings rows still need rows per chunk.
+# batch_size is unset by default (chunks sized by max_chunk_mb, plan/sizing.py), and the
+# "snowpg default" row leaves it unset; the key-range ceiling still needs rows per chunk.
 DEFAULT_BATCH = 20_000
 
 
@@ -330,7 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         "--servers fakesnow gives fakesnow's answers unchanged through the stand-in)",
     )
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="snowpg's default")
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="snowpg's default")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="batch_size of the default run (unset: snowpg's default sizing; the key-range "
+        f"ceiling then uses {DEFAULT_BATCH:,} rows)",
+    )
     p.add_argument(
         "--tuned",
         default="2x50000",
