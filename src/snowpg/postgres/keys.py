@@ -132,22 +132,29 @@ def create_key_index(
     conn: psycopg.Connection[Any], schema: str, table: str, columns: Sequence[str]
 ) -> str:
     """A plain (non-unique) index on the key columns; its name. Idempotent."""
-    name = index_name(table, "snowpg_key")
-    conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-            sql.Identifier(name), _table(schema, table), _idents(columns)
-        )
-    )
-    return name
+    return _create_index(conn, schema, table, columns, "snowpg_key", unique=False)
 
 
 def create_unique_index(
     conn: psycopg.Connection[Any], schema: str, table: str, columns: Sequence[str]
 ) -> str:
     """The unique index ON CONFLICT needs (``<table>_snowpg_keys``); its name. Idempotent."""
-    name = index_name(table, "snowpg_keys")
+    return _create_index(conn, schema, table, columns, "snowpg_keys", unique=True)
+
+
+def _create_index(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    suffix: str,
+    *,
+    unique: bool,
+) -> str:
+    name = index_name(table, suffix)
+    kind = "UNIQUE INDEX" if unique else "INDEX"
     conn.execute(
-        sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
+        sql.SQL("CREATE " + kind + " IF NOT EXISTS {} ON {} ({})").format(
             sql.Identifier(name), _table(schema, table), _idents(columns)
         )
     )
