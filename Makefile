@@ -62,7 +62,7 @@ demo: ## snowpg demo: fakesnow + embedded PostgreSQL + a real 1M-row migration
 
 ROWS ?= 1000000 5000000
 LATENCY ?= 0.2
-bench: ## the scale benchmark on the stand-in (LATENCY=0.2 s/query) at each of ROWS (default 1M and 5M, ~12 min on 2 idle cores): snowpg defaults vs the source alone, peak RSS, CPU, queries
+bench: ## the scale benchmark on the stand-in (LATENCY=0.2 s/query) at each of ROWS (default 1M and 5M, ~5 min on 2 idle cores): snowpg defaults vs the source alone, peak RSS, CPU, queries
 	$(BIN)/pip install --quiet -e '.[bench]'
 	for rows in $(ROWS); do \
 	    $(BIN)/python -m bench.run --rows $$rows --latency $(LATENCY) --skip-ceilings \
