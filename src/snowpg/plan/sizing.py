@@ -98,26 +98,9 @@ def byte_sized_rows(row_bytes: float, max_chunk_mb: float, threads: int) -> Chun
     return ChunkRows(rows, row_bytes, False, threads=max(threads, 1), split_rows=split)
 
 
-def guessed_row_bytes(table: SourceTable, columns: Sequence[str]) -> float:
-    """An upper-ish estimate of a row's Arrow bytes from the catalog alone: fixed widths, and for
-    variable-width columns their declared length up to :data:`VARIABLE_GUESS_BYTES`. Pure."""
-    total = 0.0
-    for name in columns:
-        col = table.column(name)
-        if col is None:
-            continue
-        width = fixed_width(col)
-        if width is None:
-            declared = col.length if col.length and col.length > 0 else VARIABLE_GUESS_BYTES
-            width = min(declared, VARIABLE_GUESS_BYTES) + 4
-        total += width + 1
-    return total
-
-
-def measure_row_bytes(
-    conn: Any, table: SourceTable, columns: Sequence[str], source_filter: str | None
-) -> float | None:
-    """Average Arrow bytes of a row of ``columns``, from their types and a sample of rows."""
+def _widths(table: SourceTable, columns: Sequence[str]) -> tuple[int, list[SourceColumn]]:
+    """The fixed-width columns' Arrow bytes a row (each + 1 for its validity bit, rounded up),
+    and the variable-width columns; names the table does not have are left out."""
     fixed = 0
     variable = []
     for name in columns:
@@ -126,12 +109,32 @@ def measure_row_bytes(
             continue
         width = fixed_width(col)
         if width is None:
-            variable.append(name)
+            variable.append(col)
         else:
-            fixed += width + 1  # + the validity bit, rounded up
+            fixed += width + 1
+    return fixed, variable
+
+
+def guessed_row_bytes(table: SourceTable, columns: Sequence[str]) -> float:
+    """An upper-ish estimate of a row's Arrow bytes from the catalog alone: fixed widths, and for
+    variable-width columns their declared length up to :data:`VARIABLE_GUESS_BYTES`. Pure."""
+    fixed, variable = _widths(table, columns)
+    guessed = 0
+    for col in variable:
+        declared = col.length if col.length and col.length > 0 else VARIABLE_GUESS_BYTES
+        guessed += min(declared, VARIABLE_GUESS_BYTES) + 4 + 1  # + offset, + validity bit
+    return float(fixed + guessed)
+
+
+def measure_row_bytes(
+    conn: Any, table: SourceTable, columns: Sequence[str], source_filter: str | None
+) -> float | None:
+    """Average Arrow bytes of a row of ``columns``, from their types and a sample of rows."""
+    fixed, variable = _widths(table, columns)
     if not variable:
         return float(fixed)
-    query, params = statements.row_width_sql(table, variable, fixed, source_filter, SAMPLE_ROWS)
+    names = [c.name for c in variable]
+    query, params = statements.row_width_sql(table, names, fixed, source_filter, SAMPLE_ROWS)
     value = reader.run_scalar(conn, query, params)
     return float(value) if value is not None else None
 
